@@ -1,0 +1,84 @@
+import * as path from 'node:path';
+import { connectClient, startRun } from '../lib/client';
+import { loadConfigFile } from '../lib/config';
+import type { PipelineRunResult } from '../lib/pipeline';
+import { startDevServer } from '../infra/temporal-server';
+import { installWorkerLogger } from '../workers/logging';
+import { createWorkers } from '../workers/worker';
+import { followRun } from './follow';
+
+const stateDir = path.resolve(__dirname, '..', '..', '.retrain');
+
+/**
+ * Runs the demo: a dev server (started detached and left running for the Web UI, or the one at
+ * TEMPORAL_ADDRESS), an in-process worker on both task queues, and one pipeline run followed to
+ * the end.
+ */
+export async function runDemo(configFile: string): Promise<void> {
+  const config = await loadConfigFile(configFile);
+  const started = Date.now();
+
+  let address = process.env.TEMPORAL_ADDRESS;
+  let uiUrl = process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';
+  if (!address) {
+    console.log('Starting the Temporal dev server (SQLite at .retrain/temporal/dev.sqlite)...');
+    const server = await startDevServer({
+      dbFile: path.join(stateDir, 'temporal', 'dev.sqlite'),
+      logFile: path.join(stateDir, 'logs', 'temporal.log'),
+      detached: true,
+    });
+    address = server.address;
+    uiUrl = server.uiUrl;
+  }
+
+  const workerLog = path.join(stateDir, 'logs', 'worker.log');
+  installWorkerLogger(workerLog);
+  const workers = await createWorkers({
+    address,
+    queues: ['cpu', 'gpu'],
+    cpuTaskQueue: config.temporal.cpuTaskQueue,
+    gpuTaskQueue: config.temporal.gpuTaskQueue,
+  });
+  const running = workers.run();
+  const { client, close } = await connectClient(address);
+  try {
+    const workflowId = await startRun(client, config);
+    console.log(`Started workflow ${workflowId}; worker logs go to ${path.relative(process.cwd(), workerLog)}.\n`);
+    const status = await followRun(client, workflowId);
+    console.log('');
+    if (status.status !== 'COMPLETED') {
+      console.log(`The run ended ${status.status}. Details: ${uiUrl}/namespaces/default/workflows/${workflowId}`);
+      process.exitCode = 1;
+      return;
+    }
+
+    const result = (await client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
+    console.log('Stage wall times:');
+    for (const stage of status.stages) {
+      const seconds = stage.startedAt && stage.endedAt ? (stage.endedAt - stage.startedAt) / 1000 : 0;
+      console.log(`  ${stage.name.padEnd(15)} ${seconds.toFixed(1).padStart(7)} s  ${stage.status}`);
+    }
+    const evaluation = result.stages.evaluate.manifest;
+    const metrics = evaluation.metrics;
+    console.log('\nTest-set metrics of the fine-tuned model:');
+    for (const name of ['accuracy', 'loss', 'precision', 'recall', 'f1', 'rocAuc']) {
+      console.log(`  ${name.padEnd(10)} ${metrics[name].toFixed(4)}`);
+    }
+    console.log('Test accuracy of each model:');
+    for (const [name, value] of Object.entries(metrics).filter(([key]) => key.endsWith(':accuracy'))) {
+      console.log(`  ${name.replace(':accuracy', '').padEnd(15)} ${value.toFixed(4)}`);
+    }
+    console.log(`\nWorkflow id: ${workflowId}`);
+    console.log(`Report:      ${evaluation.artifacts['report.md'].uri}`);
+    console.log(`Web UI:      ${uiUrl}/namespaces/default/workflows/${workflowId}`);
+    console.log(`Total:       ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (!process.env.TEMPORAL_ADDRESS) {
+      console.log('\nThe dev server keeps running for the Web UI; stop it with: pkill -f "temporal server start-dev"');
+    }
+  } finally {
+    workers.shutdown();
+    await running;
+    await workers.close();
+    await close();
+  }
+}

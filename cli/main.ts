@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { connectClient, startRun, waitForRun } from '../lib/client';
+import { loadConfigFile } from '../lib/config';
+import { InvalidInputError } from '../lib/errors';
+import { createWorkers, type QueueKind } from '../workers/worker';
+import { installWorkerLogger } from '../workers/logging';
+import { runDemo } from './demo';
+import { followRun, formatStageLine } from './follow';
+import { describeRun } from '../lib/client';
+
+const program = new Command();
+program.name('retrain').description('Transfer-learning pipelines as durable Temporal workflows.');
+const defaultAddress = () => process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+
+program
+  .command('run')
+  .description('Start a transfer-learning run from a YAML or JSON configuration and follow it.')
+  .argument('<config>', 'configuration file')
+  .option('--address <host:port>', 'Temporal frontend address (default: TEMPORAL_ADDRESS or 127.0.0.1:7233)')
+  .option('--namespace <name>', 'Temporal namespace', 'default')
+  .option('--no-follow', 'print the workflow id and return without waiting')
+  .action(async (file: string, options: { address?: string; namespace: string; follow: boolean }) => {
+    const config = await loadConfigFile(file);
+    const { client, close } = await connectClient(options.address ?? defaultAddress(), options.namespace);
+    try {
+      const workflowId = await startRun(client, config);
+      console.log(`Started ${workflowId}`);
+      if (!options.follow) return;
+      const status = await followRun(client, workflowId);
+      if (status.status !== 'COMPLETED') process.exitCode = 1;
+      else await waitForRun(client, workflowId);
+    } finally {
+      await close();
+    }
+  });
+
+program
+  .command('status')
+  .description("Print a run's stage states and progress.")
+  .argument('<workflow-id>')
+  .option('--address <host:port>', 'Temporal frontend address')
+  .option('--namespace <name>', 'Temporal namespace', 'default')
+  .option('--json', 'print JSON')
+  .action(async (workflowId: string, options: { address?: string; namespace: string; json?: boolean }) => {
+    const { client, close } = await connectClient(options.address ?? defaultAddress(), options.namespace);
+    try {
+      const status = await describeRun(client, workflowId);
+      if (options.json) console.log(JSON.stringify(status, null, 2));
+      else {
+        console.log(`${status.workflowId}: ${status.status}`);
+        for (const stage of status.stages) console.log(formatStageLine(stage));
+      }
+    } finally {
+      await close();
+    }
+  });
+
+program
+  .command('worker')
+  .description('Run a worker that polls the CPU task queue, the GPU task queue, or both.')
+  .option('--address <host:port>', 'Temporal frontend address')
+  .option('--namespace <name>', 'Temporal namespace', 'default')
+  .option('--queues <list>', 'comma-separated task queue kinds to poll: cpu, gpu', 'cpu,gpu')
+  .option('--log-file <file>', 'write logs to this file instead of stderr')
+  .action(async (options: { address?: string; namespace: string; queues: string; logFile?: string }) => {
+    const queues = options.queues.split(',').map((queue) => queue.trim());
+    const invalid = queues.filter((queue) => queue !== 'cpu' && queue !== 'gpu');
+    if (invalid.length > 0) throw new InvalidInputError(`Invalid --queues value ${invalid.join(', ')}: use cpu, gpu or cpu,gpu.`);
+    installWorkerLogger(options.logFile);
+    const set = await createWorkers({ address: options.address ?? defaultAddress(), namespace: options.namespace, queues: queues as QueueKind[] });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => set.shutdown());
+    await set.run();
+    await set.close();
+  });
+
+program
+  .command('demo')
+  .description('Start the dev server and a worker, and run the Fashion-MNIST demo pipeline end to end.')
+  .option('--config <file>', 'configuration to run', path.join(__dirname, '..', '..', 'examples', 'fashion-mnist-demo.yaml'))
+  .action(async (options: { config: string }) => {
+    await runDemo(options.config);
+  });
+
+program.parseAsync().catch((error: Error) => {
+  console.error(error instanceof InvalidInputError ? error.message : `Error: ${error.stack ?? error.message}`);
+  process.exit(1);
+});

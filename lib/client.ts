@@ -1,0 +1,91 @@
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import type { PipelineConfig } from './config';
+import type { PipelineRunInput, PipelineRunResult, StageProgress, StageState } from './pipeline';
+import { transferLearningPipeline } from './transfer-learning';
+
+export interface RunClient {
+  client: Client;
+  connection: Connection;
+  close(): Promise<void>;
+}
+
+export async function connectClient(address: string, namespace = 'default'): Promise<RunClient> {
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace });
+  return { client, connection, close: () => connection.close() };
+}
+
+/** Workflow id of a run: the pipeline name and the UTC start time, so the Web UI list says what ran. */
+export function workflowIdFor(pipeline: string, now = new Date()): string {
+  return `${pipeline}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+}
+
+/** Starts a transfer-learning run of a configuration and returns its workflow id. */
+export async function startRun(client: Client, config: PipelineConfig): Promise<string> {
+  const pipeline = transferLearningPipeline(config);
+  const workflowId = workflowIdFor(config.name);
+  const input: PipelineRunInput = {
+    pipeline,
+    storeUri: config.store,
+    summary: {
+      dataset: config.dataset.source.type,
+      classes: (config.dataset.classes ?? []).join(', '),
+      baseModel: config.baseModel.uri,
+      image: `${config.image.height}x${config.image.width}`,
+    },
+  };
+  await client.workflow.start('pipelineWorkflow', {
+    taskQueue: config.temporal.cpuTaskQueue,
+    workflowId,
+    args: [input],
+    memo: { config: input.summary },
+  });
+  return workflowId;
+}
+
+export interface RunStatus {
+  workflowId: string;
+  status: string;
+  stages: StageState[];
+}
+
+/**
+ * Reads a run's stage states from the workflow's `stages` query and adds each running stage's
+ * progress and attempt from its last heartbeat, which the workflow itself never sees.
+ */
+export async function describeRun(client: Client, workflowId: string): Promise<RunStatus> {
+  const handle = client.workflow.getHandle(workflowId);
+  const description = await handle.describe();
+  let stages: StageState[] = [];
+  try {
+    stages = await handle.query<StageState[]>('stages');
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw error;
+  }
+  const raw = await client.workflowService.describeWorkflowExecution({
+    namespace: client.options.namespace,
+    execution: { workflowId, runId: description.runId },
+  });
+  for (const pending of raw.pendingActivities ?? []) {
+    const summary = pending.activityType?.name;
+    const stage = stages.find((state) => state.status === 'running' && activityNameOf(state.name) === summary);
+    if (!stage) continue;
+    stage.attempt = pending.attempt ?? undefined;
+    const payload = pending.heartbeatDetails?.payloads?.[0];
+    if (payload) {
+      const details = client.options.loadedDataConverter.payloadConverter.fromPayload(payload) as { progress?: StageProgress } | undefined;
+      stage.progress = details?.progress;
+    }
+    if (pending.lastFailure?.message) stage.failure = pending.lastFailure.message;
+  }
+  return { workflowId, status: description.status.name, stages };
+}
+
+/** Activity type name of a stage of the transfer-learning pipeline. */
+function activityNameOf(stage: string): string {
+  return stage.replace(/-([a-z])/g, (_match, letter: string) => letter.toUpperCase());
+}
+
+export async function waitForRun(client: Client, workflowId: string): Promise<PipelineRunResult> {
+  return client.workflow.getHandle(workflowId).result() as Promise<PipelineRunResult>;
+}

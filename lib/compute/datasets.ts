@@ -1,0 +1,74 @@
+import { decodeNpy, encodeNpy } from '../data/npy';
+import { readShard, type ShardRef } from '../data/shards';
+import type { ArtifactRef } from '../pipeline';
+import { readArtifact, type ArtifactStore } from '../store';
+import type { InMemoryDataset } from '../tf/fit';
+import type { LayersModel, Tensor, Tf } from '../tf/tf';
+
+/** Cached model outputs (features or activations) of one shard group, with its labels. */
+export interface CachedOutputs {
+  values: ArtifactRef;
+  labels: ArtifactRef;
+}
+
+/** Reads and concatenates image shards into one uint8 dataset. */
+export async function loadImages(store: ArtifactStore, shards: ShardRef[], writtenBy: string): Promise<InMemoryDataset> {
+  const batches = [];
+  for (const shard of shards) batches.push(await readShard(store, shard, writtenBy));
+  const count = batches.reduce((sum, batch) => sum + batch.shape[0], 0);
+  const exampleShape = batches[0]?.shape.slice(1) ?? [0, 0, 3];
+  const size = exampleShape.reduce((a, b) => a * b, 1);
+  const x = new Uint8Array(count * size);
+  const labels = new Int32Array(count);
+  let offset = 0;
+  for (const batch of batches) {
+    x.set(batch.images, offset * size);
+    labels.set(batch.labels, offset);
+    offset += batch.shape[0];
+  }
+  return { x, shape: [count, ...exampleShape], labels };
+}
+
+/**
+ * Runs a frozen model over image shards in batches (`training` false) and stores its float32
+ * outputs and the labels as .npy files.
+ */
+export async function cacheOutputs(
+  tf: Tf,
+  model: LayersModel,
+  store: ArtifactStore,
+  shards: ShardRef[],
+  key: string,
+  batchSize: number,
+  onBatch: (done: number, total: number) => void,
+): Promise<CachedOutputs> {
+  const images = await loadImages(store, shards, 'resize or augment-cache');
+  const count = images.shape[0];
+  const size = images.shape.slice(1).reduce((a, b) => a * b, 1);
+  const parts: Float32Array[] = [];
+  let outputShape: number[] = [];
+  for (let start = 0; start < count; start += batchSize) {
+    const end = Math.min(count, start + batchSize);
+    const output = tf.tidy(() => {
+      const batch = tf.tensor(Float32Array.from(images.x.subarray(start * size, end * size)), [end - start, ...images.shape.slice(1)]);
+      return model.predict(batch) as Tensor;
+    });
+    outputShape = output.shape.slice(1);
+    parts.push(output.dataSync() as Float32Array);
+    output.dispose();
+    onBatch(end, count);
+  }
+  const outputSize = outputShape.reduce((a, b) => a * b, 1);
+  const values = new Float32Array(count * outputSize);
+  parts.forEach((part, i) => values.set(part, i * batchSize * outputSize));
+  return {
+    values: await store.put(`${key}-values.npy`, encodeNpy({ dtype: 'float32', shape: [count, ...outputShape], data: values })),
+    labels: await store.put(`${key}-labels.npy`, encodeNpy({ dtype: 'int32', shape: [count], data: images.labels })),
+  };
+}
+
+export async function loadCachedOutputs(store: ArtifactStore, cached: CachedOutputs): Promise<InMemoryDataset> {
+  const values = decodeNpy(await readArtifact(store, cached.values, 'a cached feature extraction'));
+  const labels = decodeNpy(await readArtifact(store, cached.labels, 'a cached feature extraction'));
+  return { x: values.data as Float32Array, shape: values.shape, labels: labels.data as Int32Array };
+}

@@ -1,0 +1,130 @@
+import type { ShardRef } from '../data/shards';
+import { openStore } from '../store';
+import type { BackendPreference } from '../tf/backend';
+import { restoreCheckpoint, saveCheckpoint, type CheckpointRef, type History } from '../tf/checkpoint';
+import { fit } from '../tf/fit';
+import { saveLayersModel, type StoredModel } from '../tf/model-io';
+import { applyHead, assembleModel, createHead, loadBase, type BaseModelOptions } from '../tf/transfer-model';
+import type { SymbolicTensor } from '@tensorflow/tfjs';
+import { initBackend, type JobContext } from './context';
+import { cacheOutputs, loadCachedOutputs, type CachedOutputs } from './datasets';
+
+export interface TrainHeadJobInput {
+  storeUri: string;
+  attemptPrefix: string;
+  backend: BackendPreference;
+  baseModel: BaseModelOptions;
+  height: number;
+  width: number;
+  numClasses: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  dropout: number;
+  seed: number;
+  trainCopies: ShardRef[][];
+  validation: ShardRef[];
+  resume?: TrainHeadResume;
+}
+
+export interface TrainHeadResume {
+  features: Record<string, CachedOutputs>;
+  checkpoint?: CheckpointRef;
+}
+
+export interface TrainHeadJobResult {
+  model: StoredModel;
+  head: StoredModel;
+  history: History;
+  features: Record<string, CachedOutputs>;
+  resumedFromEpoch: number;
+  backend: string;
+  parameters: { total: number; trainable: number; nonTrainable: number };
+}
+
+/**
+ * Trains a new head on a frozen base. The base runs once per image (`training` false, so its
+ * BatchNormalization layers use their moving statistics), its pooled features are cached in the
+ * store, and the head trains on them; this equals training the head through the frozen base.
+ */
+export async function trainHeadJob(input: TrainHeadJobInput, context: JobContext): Promise<TrainHeadJobResult> {
+  const { tf, info } = await initBackend(context, 'training', input.backend);
+  const store = openStore(input.storeUri);
+  const base = await loadBase(tf, input.baseModel, input.height, input.width);
+  base.trainable = false;
+
+  const pixels = tf.input({ shape: [input.height, input.width, 3] });
+  const rescaled = tf.layers
+    .rescaling({ scale: input.baseModel.preprocessing.scale, offset: input.baseModel.preprocessing.offset })
+    .apply(pixels);
+  const pooled = tf.layers.globalAveragePooling2d({}).apply(base.apply(rescaled)) as SymbolicTensor;
+  const extractor = tf.model({ inputs: pixels, outputs: pooled });
+
+  const features: Record<string, CachedOutputs> = { ...(input.resume?.features ?? {}) };
+  const groups: [string, ShardRef[]][] = [
+    ...input.trainCopies.map((shards, copy): [string, ShardRef[]] => [`train-copy-${copy}`, shards]),
+    ['validation', input.validation],
+  ];
+  for (const [group, shards] of groups) {
+    if (features[group] && (await store.exists(store.keyOf(features[group].values.uri)))) continue;
+    features[group] = await cacheOutputs(tf, extractor, store, shards, `${input.attemptPrefix}/features/${group}`, 64, (done, total) =>
+      context.progress({ phase: `features ${group}`, fraction: done / total, message: `${done}/${total} images` }, { features }),
+    );
+    context.progress({ phase: `features ${group}`, fraction: 1 }, { features });
+  }
+
+  const head = createHead(tf, input.numClasses, input.dropout);
+  const featureSize = pooled.shape[1] as number;
+  applyHead(tf, head, tf.zeros([1, featureSize]), false).dispose();
+  const variables = head.dense.trainableWeights.map((weight) => weight.read() as import('@tensorflow/tfjs').Variable);
+  const optimizer = tf.train.adam(input.learningRate);
+
+  let initialEpoch = 0;
+  let history: History = {};
+  if (input.resume?.checkpoint) {
+    ({ epoch: initialEpoch, history } = await restoreCheckpoint(tf, store, input.resume.checkpoint, variables, optimizer));
+    context.log('Resuming head training from checkpoint', { epoch: initialEpoch });
+  }
+
+  const validationSet = await loadCachedOutputs(store, features.validation);
+  let checkpoint = input.resume?.checkpoint;
+  history = await fit({
+    tf,
+    forward: (x, training) => applyHead(tf, head, x, training),
+    variables,
+    optimizer,
+    numClasses: input.numClasses,
+    epochs: input.epochs,
+    batchSize: input.batchSize,
+    seed: input.seed,
+    trainingSet: (epoch) => loadCachedOutputs(store, features[`train-copy-${epoch % input.trainCopies.length}`]),
+    validationSet,
+    initialEpoch,
+    history,
+    phase: 'train head',
+    onProgress: (progress) => context.progress(progress, { features, checkpoint }),
+    onEpochEnd: async (epoch, epochHistory) => {
+      checkpoint = await saveCheckpoint(tf, store, input.attemptPrefix, epoch, variables, optimizer, epochHistory);
+      context.progress({ phase: 'train head', epoch, epochs: input.epochs, message: 'checkpoint saved' }, { features, checkpoint });
+    },
+    log: (message) => context.log(message),
+  });
+
+  const model = assembleModel(tf, base, head, input.baseModel.preprocessing);
+  const headInput = tf.input({ shape: [featureSize] });
+  const headModel = tf.model({
+    inputs: headInput,
+    outputs: head.dense.apply(head.dropout.apply(headInput)) as SymbolicTensor,
+    name: 'head',
+  });
+  const trainable = model.trainableWeights.reduce((sum, weight) => sum + weight.shape.reduce((a, b) => (a ?? 1) * (b ?? 1), 1)!, 0);
+  return {
+    model: await saveLayersModel(model, store, `${input.attemptPrefix}/model`),
+    head: await saveLayersModel(headModel, store, `${input.attemptPrefix}/head`),
+    history,
+    features,
+    resumedFromEpoch: initialEpoch,
+    backend: info.backend,
+    parameters: { total: model.countParams(), trainable, nonTrainable: model.countParams() - trainable },
+  };
+}

@@ -1,0 +1,192 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { InvalidInputError } from './errors';
+
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+] as const;
+
+const percent = z.number().min(0).max(100);
+const positiveInt = z.number().int().positive();
+
+export const datasetSourceSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('fashion-mnist'),
+    /** Folder with the four IDX files, as Debian's dataset-fashion-mnist installs them. */
+    path: z.string().default('/usr/share/datasets/fashion-mnist'),
+    /** Which of the original files to read: the 60,000 training images, the 10,000 test images, or both. */
+    subset: z.enum(['train', 'test', 'all']).default('all'),
+  }),
+  z.object({
+    type: z.literal('image-folder'),
+    /** Folder with one subfolder of images per class, as keras.utils.image_dataset_from_directory reads. */
+    path: z.string(),
+  }),
+]);
+
+export const datasetSchema = z.object({
+  source: datasetSourceSchema,
+  /** Classes to use, by name, in label order; all classes of the source when omitted. */
+  classes: z.array(z.string().min(1)).min(2).optional(),
+  /** Keeps at most this many images of each class, the first ones in source order. */
+  maxPerClass: positiveInt.optional(),
+});
+
+export const splitSchema = z
+  .object({
+    /** Percent of each class's images for training; the Keras guide uses 40. */
+    train: percent.default(40),
+    validation: percent.default(10),
+    test: percent.default(10),
+    seed: z.number().int().default(1337),
+  })
+  .refine((split) => split.train + split.validation + split.test <= 100, {
+    message: 'train + validation + test must not exceed 100 percent',
+  })
+  .refine((split) => split.train > 0 && split.validation > 0 && split.test > 0, {
+    message: 'train, validation and test must each be above 0 percent',
+  });
+
+export const imageSchema = z.object({
+  /** Input height and width of the model in pixels; images are resized (bilinear) to it. */
+  height: positiveInt.max(1024).default(96),
+  width: positiveInt.max(1024).default(96),
+});
+
+export const augmentSchema = z.object({
+  /** Random horizontal flip, as keras.layers.RandomFlip('horizontal'). */
+  flip: z.enum(['horizontal', 'none']).default('horizontal'),
+  /** Random rotation factor, as keras.layers.RandomRotation: a fraction of a full turn, both ways. */
+  rotation: z.number().min(0).max(0.5).default(0.1),
+  /** Augmented copies of the training split stored in the cache; epoch e trains on copy e mod copies. */
+  copies: positiveInt.max(64).default(3),
+  seed: z.number().int().default(7),
+});
+
+export const baseModelSchema = z.object({
+  /** model.json of a TensorFlow.js LayersModel: a path, file:// URI or http(s) URL. */
+  uri: z.string().min(1),
+  /** Layer whose output is the feature map the head reads; the layers after it are dropped. */
+  outputLayer: z.string().min(1),
+  /** Pixel preprocessing inside the model: pixels in [0, 255] become pixel * scale + offset. */
+  preprocessing: z
+    .object({ scale: z.number().default(1 / 255), offset: z.number().default(0) })
+    .default({ scale: 1 / 255, offset: 0 }),
+});
+
+const trainingSchema = z.object({
+  epochs: positiveInt.max(1000),
+  batchSize: positiveInt.max(4096).default(32),
+  learningRate: z.number().positive().max(1),
+});
+
+export const headSchema = trainingSchema.extend({
+  epochs: positiveInt.max(1000).default(5),
+  learningRate: z.number().positive().max(1).default(1e-3),
+  dropout: z.number().min(0).lt(1).default(0.2),
+});
+
+export const fineTuneSchema = trainingSchema.extend({
+  epochs: positiveInt.max(1000).default(3),
+  learningRate: z.number().positive().max(1).default(1e-5),
+  /** First base layer to unfreeze; the whole base is unfrozen when omitted. */
+  fromLayer: z.string().min(1).optional(),
+});
+
+export const baselineSchema = trainingSchema.extend({
+  enabled: z.boolean().default(true),
+  epochs: positiveInt.max(1000).default(10),
+  learningRate: z.number().positive().max(1).default(1e-3),
+  dropout: z.number().min(0).lt(1).default(0.2),
+});
+
+export const backendSchema = z.enum(['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']);
+
+export const configSchema = z
+  .object({
+    /** Pipeline name; it starts every workflow id of this configuration's runs. */
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lowercase letters, digits and dashes')
+      .default('transfer-learning'),
+    /** Artifact store root: a local folder or file:// URI. */
+    store: z.string().default('.retrain/artifacts'),
+    dataset: datasetSchema,
+    split: splitSchema.default({ train: 40, validation: 10, test: 10, seed: 1337 }),
+    image: imageSchema.default({ height: 96, width: 96 }),
+    augment: augmentSchema.default({ flip: 'horizontal', rotation: 0.1, copies: 3, seed: 7 }),
+    baseModel: baseModelSchema,
+    head: headSchema.default({ epochs: 5, batchSize: 32, learningRate: 1e-3, dropout: 0.2 }),
+    fineTune: fineTuneSchema.default({ epochs: 3, batchSize: 32, learningRate: 1e-5 }),
+    baseline: baselineSchema.default({ enabled: true, epochs: 10, batchSize: 32, learningRate: 1e-3, dropout: 0.2 }),
+    backend: backendSchema.default('auto'),
+    temporal: z
+      .object({
+        cpuTaskQueue: z.string().default('retrain-cpu'),
+        gpuTaskQueue: z.string().default('retrain-gpu'),
+        /** A stage attempt that sends no heartbeat for this long is timed out and retried. */
+        heartbeatTimeoutSeconds: positiveInt.default(30),
+        maximumAttempts: positiveInt.default(5),
+      })
+      .default({ cpuTaskQueue: 'retrain-cpu', gpuTaskQueue: 'retrain-gpu', heartbeatTimeoutSeconds: 30, maximumAttempts: 5 }),
+  })
+  .strict();
+
+export type PipelineConfig = z.infer<typeof configSchema>;
+export type PipelineConfigInput = z.input<typeof configSchema>;
+
+/**
+ * Validates a configuration object and resolves its relative paths against a folder.
+ *
+ * @throws InvalidInputError listing each invalid field by its path, what is expected and what was
+ *   received.
+ */
+export function parseConfig(raw: unknown, source = 'configuration', baseDir = process.cwd()): PipelineConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+      return `  ${where}: ${issue.message}`;
+    });
+    throw new InvalidInputError(`Invalid ${source}:\n${problems.join('\n')}`);
+  }
+  return resolvePaths(result.data, baseDir);
+}
+
+/** Reads a YAML or JSON configuration file and validates it. */
+export async function loadConfigFile(file: string): Promise<PipelineConfig> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    throw new InvalidInputError(`Cannot read configuration file ${file}: ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new InvalidInputError(`Configuration file ${file} is not valid YAML or JSON: ${(error as Error).message}`);
+  }
+  return parseConfig(raw, `configuration file ${file}`, path.dirname(path.resolve(file)));
+}
+
+function resolvePaths(config: PipelineConfig, baseDir: string): PipelineConfig {
+  const resolveLocal = (value: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : path.resolve(baseDir, value));
+  return {
+    ...config,
+    store: resolveLocal(config.store),
+    dataset: { ...config.dataset, source: { ...config.dataset.source, path: resolveLocal(config.dataset.source.path) } },
+    baseModel: { ...config.baseModel, uri: resolveLocal(config.baseModel.uri) },
+  };
+}

@@ -1,0 +1,1 @@
+export { pipelineWorkflow, stagesQuery } from './pipeline';
