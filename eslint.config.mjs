@@ -7,11 +7,21 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      globals: { console: 'readonly', process: 'readonly', require: 'readonly', module: 'readonly' },
+      globals: {
+        console: 'readonly',
+        process: 'readonly',
+        require: 'readonly',
+        module: 'readonly',
+        Buffer: 'readonly',
+      },
     },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
+  },
+  {
+    files: ['bin/**/*.js'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     files: ['workflows/**/*.ts'],
@@ -21,7 +31,16 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['node:*', 'fs', 'path', 'crypto', '@tensorflow/*', 'sharp', '@aws-sdk/*', '@temporalio/activity'],
+              group: [
+                'node:*',
+                'fs',
+                'path',
+                'crypto',
+                '@tensorflow/*',
+                'sharp',
+                '@aws-sdk/*',
+                '@temporalio/activity',
+              ],
               message: 'Workflow code must stay deterministic: do I/O in activities.',
             },
           ],

@@ -27,8 +27,16 @@ export const augmentCache = defineStage({
     const shards: ShardGroups = { ...copies, validation: resized.validation, test: resized.test };
     return {
       artifacts: shardArtifacts(shards),
-      counts: { copies: context.params.copies, train: resized.train.reduce((sum, shard) => sum + shard.count, 0) },
-      info: { shards, classNames: context.inputs.resize.info.classNames, height: context.inputs.resize.info.height, width: context.inputs.resize.info.width },
+      counts: {
+        copies: context.params.copies,
+        train: resized.train.reduce((sum, shard) => sum + shard.count, 0),
+      },
+      info: {
+        shards,
+        classNames: context.inputs.resize.info.classNames,
+        height: context.inputs.resize.info.height,
+        width: context.inputs.resize.info.width,
+      },
     };
   },
 });

@@ -28,14 +28,19 @@ export const download = defineStage({
   fingerprint: async (params: DownloadParams) => {
     if (params.source.type === 'fashion-mnist') {
       const digests: Record<string, string> = {};
-      for (const file of idxFilesOf(params)) digests[file] = sha256(await readSource(path.join(params.source.path, file)));
+      for (const file of idxFilesOf(params))
+        digests[file] = sha256(await readSource(path.join(params.source.path, file)));
       return digests;
     }
     const listing = await listImageFolder(params.source.path, params.classes);
-    return sha256(JSON.stringify(listing.files.map((file) => [file.relativePath, file.bytes, file.modifiedMs])));
+    return sha256(
+      JSON.stringify(listing.files.map((file) => [file.relativePath, file.bytes, file.modifiedMs])),
+    );
   },
   run: async (context) =>
-    context.params.source.type === 'fashion-mnist' ? downloadFashionMnist(context) : downloadImageFolder(context),
+    context.params.source.type === 'fashion-mnist'
+      ? downloadFashionMnist(context)
+      : downloadImageFolder(context),
 });
 
 function idxFilesOf(params: DownloadParams): string[] {
@@ -106,7 +111,10 @@ async function downloadFashionMnist(context: StageContext<DownloadParams>): Prom
 
   return {
     artifacts: { images: imagesArtifact, labels: labelsArtifact },
-    counts: { images: picked.length, ...Object.fromEntries(classNames.map((name, i) => [`class:${name}`, perClass[i]])) },
+    counts: {
+      images: picked.length,
+      ...Object.fromEntries(classNames.map((name, i) => [`class:${name}`, perClass[i]])),
+    },
     info: { format: 'npy', classNames, source: source.path },
   };
 }
@@ -123,8 +131,15 @@ async function downloadImageFolder(context: StageContext<DownloadParams>): Promi
     const data = await fs.readFile(path.join(params.source.path, file.relativePath));
     const key = `${attemptPrefix}/files/${file.relativePath}`;
     const artifact = await store.put(key, data);
-    entries.push({ key: store.keyOf(artifact.uri), label: file.label, source: file.relativePath, sha256: artifact.sha256, bytes: artifact.bytes });
-    if (index % 100 === 0) context.report({ phase: 'copy', fraction: index / listing.files.length, message: file.relativePath });
+    entries.push({
+      key: store.keyOf(artifact.uri),
+      label: file.label,
+      source: file.relativePath,
+      sha256: artifact.sha256,
+      bytes: artifact.bytes,
+    });
+    if (index % 100 === 0)
+      context.report({ phase: 'copy', fraction: index / listing.files.length, message: file.relativePath });
   }
 
   const index = await store.put(`${attemptPrefix}/index.json`, Buffer.from(JSON.stringify(entries)));
@@ -135,6 +150,12 @@ async function downloadImageFolder(context: StageContext<DownloadParams>): Promi
       ignored: listing.ignored.length,
       ...Object.fromEntries(listing.classNames.map((name, i) => [`class:${name}`, perClass[i]])),
     },
-    info: { format: 'files', classNames: listing.classNames, source: params.source.path, ignored: listing.ignored, extensions: IMAGE_EXTENSIONS },
+    info: {
+      format: 'files',
+      classNames: listing.classNames,
+      source: params.source.path,
+      ignored: listing.ignored,
+      extensions: IMAGE_EXTENSIONS,
+    },
   };
 }

@@ -18,7 +18,11 @@ const MODEL_LABELS: Record<string, string> = {
 export const evaluate = defineStage({
   name: 'evaluate',
   version: 1,
-  params: z.object({ backend: backendSchema, batchSize: z.number().int().positive().default(64), pipeline: z.string() }),
+  params: z.object({
+    backend: backendSchema,
+    batchSize: z.number().int().positive().default(64),
+    pipeline: z.string(),
+  }),
   run: async (context) => {
     const { inputs, store, attemptPrefix, params } = context;
     const classNames = inputs['augment-cache'].info.classNames as string[];
@@ -27,7 +31,13 @@ export const evaluate = defineStage({
         .filter((stage) => inputs[stage])
         .map((stage) => [
           stage,
-          { model: { modelJson: inputs[stage].artifacts['model.json'], weights: inputs[stage].artifacts['weights.bin'] }, writtenBy: stage },
+          {
+            model: {
+              modelJson: inputs[stage].artifacts['model.json'],
+              weights: inputs[stage].artifacts['weights.bin'],
+            },
+            writtenBy: stage,
+          },
         ]),
     );
     const evaluations = await runStageJob(context, 'evaluate', {
@@ -40,11 +50,22 @@ export const evaluate = defineStage({
     });
 
     const resize = inputs.resize;
-    const metrics = Object.fromEntries(Object.entries(evaluations).map(([name, evaluation]) => [name, evaluation.metrics]));
-    const metricsArtifact = await store.put(`${attemptPrefix}/metrics.json`, Buffer.from(JSON.stringify({ classNames, metrics }, null, 2)));
+    const metrics = Object.fromEntries(
+      Object.entries(evaluations).map(([name, evaluation]) => [name, evaluation.metrics]),
+    );
+    const metricsArtifact = await store.put(
+      `${attemptPrefix}/metrics.json`,
+      Buffer.from(JSON.stringify({ classNames, metrics }, null, 2)),
+    );
     const predictions = await store.put(
       `${attemptPrefix}/predictions.json`,
-      Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(evaluations).map(([name, evaluation]) => [name, evaluation.predictions])))),
+      Buffer.from(
+        JSON.stringify(
+          Object.fromEntries(
+            Object.entries(evaluations).map(([name, evaluation]) => [name, evaluation.predictions]),
+          ),
+        ),
+      ),
     );
     const report = renderMarkdownReport({
       pipeline: params.pipeline,
@@ -63,7 +84,11 @@ export const evaluate = defineStage({
 
     const final = metrics['fine-tune'];
     return {
-      artifacts: { 'metrics.json': metricsArtifact, 'predictions.json': predictions, 'report.md': reportArtifact },
+      artifacts: {
+        'metrics.json': metricsArtifact,
+        'predictions.json': predictions,
+        'report.md': reportArtifact,
+      },
       metrics: {
         accuracy: final.accuracy,
         loss: final.loss,
@@ -71,7 +96,9 @@ export const evaluate = defineStage({
         recall: final.recall,
         f1: final.f1,
         rocAuc: final.rocAuc,
-        ...Object.fromEntries(Object.entries(metrics).map(([name, value]) => [`${name}:accuracy`, value.accuracy])),
+        ...Object.fromEntries(
+          Object.entries(metrics).map(([name, value]) => [`${name}:accuracy`, value.accuracy]),
+        ),
       },
       info: { classNames, confusionMatrix: final.confusionMatrix, report: reportArtifact.uri },
     };

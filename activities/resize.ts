@@ -20,10 +20,9 @@ export const resize = defineStage({
   params: imageSchema,
   run: async ({ params, inputs, store, attemptPrefix, report }) => {
     const dataset = inputs.download;
-    const assignment = JSON.parse((await readArtifact(store, inputs.split.artifacts.split, 'split')).toString('utf8')) as Record<
-      string,
-      number[]
-    >;
+    const assignment = JSON.parse(
+      (await readArtifact(store, inputs.split.artifacts.split, 'split')).toString('utf8'),
+    ) as Record<string, number[]>;
     const loader = await openDataset(dataset, store);
     const { height, width } = params;
     const pixelsPerImage = height * width * 3;
@@ -53,11 +52,15 @@ export const resize = defineStage({
           }
           done++;
         }
-        const shard = await writeShard(store, `${attemptPrefix}/${name}-${String(groups[name].length).padStart(5, '0')}`, {
-          images: images.subarray(0, kept * pixelsPerImage),
-          labels: labels.subarray(0, kept),
-          shape: [kept, height, width, 3],
-        });
+        const shard = await writeShard(
+          store,
+          `${attemptPrefix}/${name}-${String(groups[name].length).padStart(5, '0')}`,
+          {
+            images: images.subarray(0, kept * pixelsPerImage),
+            labels: labels.subarray(0, kept),
+            shape: [kept, height, width, 3],
+          },
+        );
         groups[name].push(shard);
         report({ phase: 'resize', fraction: done / total, message: `${done}/${total} images` });
       }
@@ -102,7 +105,9 @@ async function openDataset(
     };
   }
 
-  const index = JSON.parse((await readArtifact(store, dataset.artifacts.index, 'download')).toString('utf8')) as {
+  const index = JSON.parse(
+    (await readArtifact(store, dataset.artifacts.index, 'download')).toString('utf8'),
+  ) as {
     key: string;
     label: number;
     source: string;
@@ -112,8 +117,16 @@ async function openDataset(
   return {
     resized: async (i, width, height) => {
       const entry = index[i];
-      const data = await readArtifact(store, { uri: store.uriOf(entry.key), sha256: entry.sha256, bytes: entry.bytes }, 'download');
-      return toRgb(sharp(data, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' }).rotate(), width, height);
+      const data = await readArtifact(
+        store,
+        { uri: store.uriOf(entry.key), sha256: entry.sha256, bytes: entry.bytes },
+        'download',
+      );
+      return toRgb(
+        sharp(data, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' }).rotate(),
+        width,
+        height,
+      );
     },
     label: (i) => index[i].label,
     describe: (i) => index[i].source,
@@ -121,7 +134,7 @@ async function openDataset(
 }
 
 /** Converts to 8-bit sRGB without alpha and resizes bilinearly, ignoring the aspect ratio as Keras's default does. */
-async function toRgb(image: import("sharp").Sharp, width: number, height: number): Promise<Uint8Array> {
+async function toRgb(image: import('sharp').Sharp, width: number, height: number): Promise<Uint8Array> {
   const { data, info } = await image
     .removeAlpha()
     .toColourspace('srgb')

@@ -54,13 +54,18 @@ export const split = defineStage({
 });
 
 async function readLabels(
-  dataset: { artifacts: Record<string, import('../lib/pipeline').ArtifactRef>; info: Record<string, unknown> },
+  dataset: {
+    artifacts: Record<string, import('../lib/pipeline').ArtifactRef>;
+    info: Record<string, unknown>;
+  },
   store: import('../lib/store').ArtifactStore,
 ): Promise<number[]> {
   if (dataset.info.format === 'npy') {
     return Array.from(decodeNpy(await readArtifact(store, dataset.artifacts.labels, 'download')).data);
   }
-  const index = JSON.parse((await readArtifact(store, dataset.artifacts.index, 'download')).toString('utf8')) as { label: number }[];
+  const index = JSON.parse(
+    (await readArtifact(store, dataset.artifacts.index, 'download')).toString('utf8'),
+  ) as { label: number }[];
   return index.map((entry) => entry.label);
 }
 

@@ -64,8 +64,12 @@ export function defineStage<S extends z.ZodType>(definition: StageDefinition<S>)
     try {
       const parsed = definition.params.safeParse(input.params);
       if (!parsed.success) {
-        const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(params)'}: ${issue.message}`);
-        throw new InvalidInputError(`Invalid parameters for stage ${definition.name}: ${problems.join('; ')}`);
+        const problems = parsed.error.issues.map(
+          (issue) => `${issue.path.join('.') || '(params)'}: ${issue.message}`,
+        );
+        throw new InvalidInputError(
+          `Invalid parameters for stage ${definition.name}: ${problems.join('; ')}`,
+        );
       }
       const params = parsed.data as z.infer<S>;
       const store = openStore(input.storeUri);
@@ -80,7 +84,9 @@ export function defineStage<S extends z.ZodType>(definition: StageDefinition<S>)
           inputs: Object.fromEntries(
             Object.entries(input.inputs).map(([name, manifest]) => [
               name,
-              Object.fromEntries(Object.entries(manifest.artifacts).map(([key, artifact]) => [key, artifact.sha256])),
+              Object.fromEntries(
+                Object.entries(manifest.artifacts).map(([key, artifact]) => [key, artifact.sha256]),
+              ),
             ]),
           ),
         }),
@@ -133,7 +139,10 @@ export function defineStage<S extends z.ZodType>(definition: StageDefinition<S>)
         computeSeconds: (Date.now() - started) / 1000,
       };
       if (!(await store.putIfAbsent(manifestKey, Buffer.from(JSON.stringify(manifest, null, 2))))) {
-        log.warn('Another attempt committed this stage first; returning its manifest', { ...logFields, cacheKey });
+        log.warn('Another attempt committed this stage first; returning its manifest', {
+          ...logFields,
+          cacheKey,
+        });
         const winner = (await store.get(manifestKey)) as Buffer;
         return { manifest: JSON.parse(winner.toString('utf8')) as StageManifest, cached: true };
       }

@@ -28,7 +28,12 @@ function imageSize(augmented: StageManifest): { height: number; width: number; n
 export const trainHead = defineStage({
   name: 'train-head',
   version: 1,
-  params: z.object({ head: headSchema, baseModel: baseModelSchema, backend: backendSchema, seed: z.number().int() }),
+  params: z.object({
+    head: headSchema,
+    baseModel: baseModelSchema,
+    backend: backendSchema,
+    seed: z.number().int(),
+  }),
   fingerprint: async (params) => params.baseModel.uri,
   run: async (context) => {
     const { params, inputs } = context;
@@ -44,10 +49,23 @@ export const trainHead = defineStage({
       resume: context.previousHeartbeat as TrainHeadResume | undefined,
     });
     return {
-      artifacts: { 'model.json': result.model.modelJson, 'weights.bin': result.model.weights, 'head/model.json': result.head.modelJson, 'head/weights.bin': result.head.weights },
+      artifacts: {
+        'model.json': result.model.modelJson,
+        'weights.bin': result.model.weights,
+        'head/model.json': result.head.modelJson,
+        'head/weights.bin': result.head.weights,
+      },
       metrics: lastEpoch(result.history),
-      counts: { epochs: params.head.epochs, resumedFromEpoch: result.resumedFromEpoch, ...prefixed('parameters', result.parameters) },
-      info: { history: result.history, backend: result.backend, classNames: inputs['augment-cache'].info.classNames },
+      counts: {
+        epochs: params.head.epochs,
+        resumedFromEpoch: result.resumedFromEpoch,
+        ...prefixed('parameters', result.parameters),
+      },
+      info: {
+        history: result.history,
+        backend: result.backend,
+        classNames: inputs['augment-cache'].info.classNames,
+      },
     };
   },
 });
@@ -64,7 +82,10 @@ export const fineTune = defineStage({
   }),
   run: async (context) => {
     const { params, inputs } = context;
-    const head: StoredModel = { modelJson: inputs['train-head'].artifacts['head/model.json'], weights: inputs['train-head'].artifacts['head/weights.bin'] };
+    const head: StoredModel = {
+      modelJson: inputs['train-head'].artifacts['head/model.json'],
+      weights: inputs['train-head'].artifacts['head/weights.bin'],
+    };
     const result = await runStageJob(context, 'fine-tune', {
       storeUri: context.storeUri,
       attemptPrefix: context.attemptPrefix,
@@ -82,7 +103,9 @@ export const fineTune = defineStage({
       resume: context.previousHeartbeat as FineTuneResume | undefined,
     });
     if (result.batchNormStatistics.before !== result.batchNormStatistics.after) {
-      throw new Error('BatchNormalization moving statistics changed during fine-tuning; the base must run in inference mode.');
+      throw new Error(
+        'BatchNormalization moving statistics changed during fine-tuning; the base must run in inference mode.',
+      );
     }
     return {
       artifacts: { 'model.json': result.model.modelJson, 'weights.bin': result.model.weights },
@@ -93,7 +116,12 @@ export const fineTune = defineStage({
         trainableLayers: result.trainableLayers,
         ...prefixed('parameters', result.parameters),
       },
-      info: { history: result.history, backend: result.backend, classNames: inputs['augment-cache'].info.classNames, batchNormStatistics: result.batchNormStatistics },
+      info: {
+        history: result.history,
+        backend: result.backend,
+        classNames: inputs['augment-cache'].info.classNames,
+        batchNormStatistics: result.batchNormStatistics,
+      },
     };
   },
 });
@@ -120,7 +148,11 @@ export const trainBaseline = defineStage({
     return {
       artifacts: { 'model.json': result.model.modelJson, 'weights.bin': result.model.weights },
       metrics: lastEpoch(result.history),
-      counts: { epochs: params.baseline.epochs, resumedFromEpoch: result.resumedFromEpoch, parameters: result.parameters },
+      counts: {
+        epochs: params.baseline.epochs,
+        resumedFromEpoch: result.resumedFromEpoch,
+        parameters: result.parameters,
+      },
       info: { history: result.history },
     };
   },
@@ -129,7 +161,9 @@ export const trainBaseline = defineStage({
 type BaselineResume = Parameters<typeof import('../lib/compute/baseline').trainBaselineJob>[0]['resume'];
 
 function lastEpoch(history: Record<string, number[]>): Record<string, number> {
-  return Object.fromEntries(Object.entries(history).map(([name, values]) => [name, values[values.length - 1]]));
+  return Object.fromEntries(
+    Object.entries(history).map(([name, values]) => [name, values[values.length - 1]]),
+  );
 }
 
 function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {

@@ -43,11 +43,15 @@ export async function runDemo(configFile: string): Promise<void> {
   const { client, close } = await connectClient(address);
   try {
     const workflowId = await startRun(client, config);
-    console.log(`Started workflow ${workflowId}; worker logs go to ${path.relative(process.cwd(), workerLog)}.\n`);
+    console.log(
+      `Started workflow ${workflowId}; worker logs go to ${path.relative(process.cwd(), workerLog)}.\n`,
+    );
     const status = await followRun(client, workflowId);
     console.log('');
     if (status.status !== 'COMPLETED') {
-      console.log(`The run ended ${status.status}. Details: ${uiUrl}/namespaces/default/workflows/${workflowId}`);
+      console.log(
+        `The run ended ${status.status}. Details: ${uiUrl}/namespaces/default/workflows/${workflowId}`,
+      );
       process.exitCode = 1;
       return;
     }
@@ -73,7 +77,9 @@ export async function runDemo(configFile: string): Promise<void> {
     console.log(`Web UI:      ${uiUrl}/namespaces/default/workflows/${workflowId}`);
     console.log(`Total:       ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (!process.env.TEMPORAL_ADDRESS) {
-      console.log('\nThe dev server keeps running for the Web UI; stop it with: pkill -f "temporal server start-dev"');
+      console.log(
+        '\nThe dev server keeps running for the Web UI; stop it with: pkill -f "temporal server start-dev"',
+      );
     }
   } finally {
     workers.shutdown();

@@ -10,7 +10,11 @@ const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIM
  * Polls a run until it closes and prints its stages: redrawn in place on a terminal, one line per
  * change otherwise (logs, CI).
  */
-export async function followRun(client: Client, workflowId: string, output: NodeJS.WriteStream = process.stdout): Promise<RunStatus> {
+export async function followRun(
+  client: Client,
+  workflowId: string,
+  output: NodeJS.WriteStream = process.stdout,
+): Promise<RunStatus> {
   const interactive = output.isTTY === true;
   let drawnLines = 0;
   const lastLines = new Map<string, string>();
@@ -46,7 +50,8 @@ const SYMBOLS: Record<StageState['status'], string> = {
 
 export function formatStageLine(stage: StageState): string {
   const name = stage.name.padEnd(15);
-  const seconds = stage.startedAt && stage.endedAt ? ` ${((stage.endedAt - stage.startedAt) / 1000).toFixed(1)}s` : '';
+  const seconds =
+    stage.startedAt && stage.endedAt ? ` ${((stage.endedAt - stage.startedAt) / 1000).toFixed(1)}s` : '';
   let detail = '';
   if (stage.status === 'running') {
     detail = stage.progress ? formatProgress(stage.progress) : '';

@@ -67,9 +67,14 @@ program
   .action(async (options: { address?: string; namespace: string; queues: string; logFile?: string }) => {
     const queues = options.queues.split(',').map((queue) => queue.trim());
     const invalid = queues.filter((queue) => queue !== 'cpu' && queue !== 'gpu');
-    if (invalid.length > 0) throw new InvalidInputError(`Invalid --queues value ${invalid.join(', ')}: use cpu, gpu or cpu,gpu.`);
+    if (invalid.length > 0)
+      throw new InvalidInputError(`Invalid --queues value ${invalid.join(', ')}: use cpu, gpu or cpu,gpu.`);
     installWorkerLogger(options.logFile);
-    const set = await createWorkers({ address: options.address ?? defaultAddress(), namespace: options.namespace, queues: queues as QueueKind[] });
+    const set = await createWorkers({
+      address: options.address ?? defaultAddress(),
+      namespace: options.namespace,
+      queues: queues as QueueKind[],
+    });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => set.shutdown());
     await set.run();
     await set.close();
@@ -78,12 +83,18 @@ program
 program
   .command('demo')
   .description('Start the dev server and a worker, and run the Fashion-MNIST demo pipeline end to end.')
-  .option('--config <file>', 'configuration to run', path.join(__dirname, '..', '..', 'examples', 'fashion-mnist-demo.yaml'))
+  .option(
+    '--config <file>',
+    'configuration to run',
+    path.join(__dirname, '..', '..', 'examples', 'fashion-mnist-demo.yaml'),
+  )
   .action(async (options: { config: string }) => {
     await runDemo(options.config);
   });
 
 program.parseAsync().catch((error: Error) => {
-  console.error(error instanceof InvalidInputError ? error.message : `Error: ${error.stack ?? error.message}`);
+  console.error(
+    error instanceof InvalidInputError ? error.message : `Error: ${error.stack ?? error.message}`,
+  );
   process.exit(1);
 });

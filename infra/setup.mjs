@@ -28,11 +28,16 @@ function installFashionMnist() {
   log(`Fashion-MNIST is missing from ${fashionMnistDir}; installing Debian's dataset-fashion-mnist package.`);
   const sudo = process.getuid && process.getuid() === 0 ? [] : ['sudo'];
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['apt-get', 'update', '-qq'], ['apt-get', 'install', '-y', '-qq', 'dataset-fashion-mnist']]) {
+  for (const args of [
+    ['apt-get', 'update', '-qq'],
+    ['apt-get', 'install', '-y', '-qq', 'dataset-fashion-mnist'],
+  ]) {
     const command = [...sudo, ...args];
     const result = spawnSync(command[0], command.slice(1), { stdio: 'inherit', env });
     if (result.status !== 0) {
-      throw new Error(`'${command.join(' ')}' failed with exit code ${result.status}. Install dataset-fashion-mnist by hand.`);
+      throw new Error(
+        `'${command.join(' ')}' failed with exit code ${result.status}. Install dataset-fashion-mnist by hand.`,
+      );
     }
   }
 }
@@ -44,7 +49,10 @@ function writeBaseModel() {
   if (existsSync(target)) return;
   const require = createRequire(path.join(root, 'package.json'));
   // nsfwjs's "exports" map hides package.json, so the folder is found from node_modules' lookup paths.
-  const packageDir = require.resolve.paths('nsfwjs').map((dir) => path.join(dir, 'nsfwjs')).find((dir) => existsSync(dir));
+  const packageDir = require.resolve
+    .paths('nsfwjs')
+    .map((dir) => path.join(dir, 'nsfwjs'))
+    .find((dir) => existsSync(dir));
   const sourceDir = path.join(packageDir, 'dist', 'models', 'mobilenet_v2');
   const modelJson = require(path.join(sourceDir, 'model.min.js'));
   mkdirSync(modelDir, { recursive: true });
@@ -56,7 +64,10 @@ function writeBaseModel() {
     });
   }
   const version = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')).version;
-  writeFileSync(`${target}.tmp`, JSON.stringify({ format: 'layers-model', generatedBy: `nsfwjs ${version}`, ...modelJson }));
+  writeFileSync(
+    `${target}.tmp`,
+    JSON.stringify({ format: 'layers-model', generatedBy: `nsfwjs ${version}`, ...modelJson }),
+  );
   renameSync(`${target}.tmp`, target);
   log(`Wrote the pretrained MobileNetV2 from nsfwjs ${version} to ${modelDir}.`);
 }

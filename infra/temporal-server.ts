@@ -41,7 +41,10 @@ export function cacheDir(): string {
 export function findTemporalCli(log: (message: string) => void = console.log): string {
   const configured = process.env.TEMPORAL_CLI_PATH;
   if (configured) {
-    if (!existsSync(configured)) throw new Error(`TEMPORAL_CLI_PATH is ${configured}, which does not exist. Unset it or point it at a temporal binary.`);
+    if (!existsSync(configured))
+      throw new Error(
+        `TEMPORAL_CLI_PATH is ${configured}, which does not exist. Unset it or point it at a temporal binary.`,
+      );
     return configured;
   }
   const onPath = spawnSync('sh', ['-c', 'command -v temporal'], { encoding: 'utf8' }).stdout.trim();
@@ -51,9 +54,14 @@ export function findTemporalCli(log: (message: string) => void = console.log): s
   const cached = path.join(binDir, 'temporal');
   if (existsSync(cached)) return cached;
 
-  log(`Building the Temporal CLI once (go install ${TEMPORAL_CLI_MODULE}) into ${binDir}; this takes a few minutes.`);
+  log(
+    `Building the Temporal CLI once (go install ${TEMPORAL_CLI_MODULE}) into ${binDir}; this takes a few minutes.`,
+  );
   mkdirSync(binDir, { recursive: true });
-  const build = spawnSync('go', ['install', TEMPORAL_CLI_MODULE], { stdio: 'inherit', env: { ...process.env, GOBIN: binDir } });
+  const build = spawnSync('go', ['install', TEMPORAL_CLI_MODULE], {
+    stdio: 'inherit',
+    env: { ...process.env, GOBIN: binDir },
+  });
   if (build.error || build.status !== 0) {
     throw new Error(
       `Building the Temporal CLI failed (${build.error?.message ?? `exit code ${build.status}`}). ` +
@@ -106,7 +114,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   child.once('exit', (code) => (exited = code));
   const deadline = Date.now() + 60_000;
   while (!(await isServing(address))) {
-    if (exited !== undefined) throw new Error(`temporal server start-dev exited with code ${exited} before serving on ${address}.`);
+    if (exited !== undefined)
+      throw new Error(`temporal server start-dev exited with code ${exited} before serving on ${address}.`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`temporal server start-dev did not answer on ${address} within 60 s.`);

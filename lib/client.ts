@@ -15,9 +15,12 @@ export async function connectClient(address: string, namespace = 'default'): Pro
   return { client, connection, close: () => connection.close() };
 }
 
-/** Workflow id of a run: the pipeline name and the UTC start time, so the Web UI list says what ran. */
+/**
+ * Workflow id of a run: the pipeline name and the UTC start time to the millisecond, so the Web UI
+ * list says what ran and two runs started in the same second still get distinct ids.
+ */
 export function workflowIdFor(pipeline: string, now = new Date()): string {
-  return `${pipeline}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+  return `${pipeline}-${now.toISOString().replace(/[-:.]/g, '')}`;
 }
 
 /** Starts a transfer-learning run of a configuration and returns its workflow id. */
@@ -68,12 +71,15 @@ export async function describeRun(client: Client, workflowId: string): Promise<R
   });
   for (const pending of raw.pendingActivities ?? []) {
     const summary = pending.activityType?.name;
-    const stage = stages.find((state) => state.status === 'running' && activityNameOf(state.name) === summary);
+    const stage = stages.find(
+      (state) => state.status === 'running' && activityNameOf(state.name) === summary,
+    );
     if (!stage) continue;
     stage.attempt = pending.attempt ?? undefined;
     const payload = pending.heartbeatDetails?.payloads?.[0];
     if (payload) {
-      const details = client.options.loadedDataConverter.payloadConverter.fromPayload(payload) as { progress?: StageProgress } | undefined;
+      const details = client.options.loadedDataConverter.payloadConverter.fromPayload(payload) as
+        { progress?: StageProgress } | undefined;
       stage.progress = details?.progress;
     }
     if (pending.lastFailure?.message) stage.failure = pending.lastFailure.message;

@@ -129,7 +129,13 @@ export const configSchema = z
     baseModel: baseModelSchema,
     head: headSchema.default({ epochs: 5, batchSize: 32, learningRate: 1e-3, dropout: 0.2 }),
     fineTune: fineTuneSchema.default({ epochs: 3, batchSize: 32, learningRate: 1e-5 }),
-    baseline: baselineSchema.default({ enabled: true, epochs: 10, batchSize: 32, learningRate: 1e-3, dropout: 0.2 }),
+    baseline: baselineSchema.default({
+      enabled: true,
+      epochs: 10,
+      batchSize: 32,
+      learningRate: 1e-3,
+      dropout: 0.2,
+    }),
     backend: backendSchema.default('auto'),
     temporal: z
       .object({
@@ -139,7 +145,12 @@ export const configSchema = z
         heartbeatTimeoutSeconds: positiveInt.default(30),
         maximumAttempts: positiveInt.default(5),
       })
-      .default({ cpuTaskQueue: 'retrain-cpu', gpuTaskQueue: 'retrain-gpu', heartbeatTimeoutSeconds: 30, maximumAttempts: 5 }),
+      .default({
+        cpuTaskQueue: 'retrain-cpu',
+        gpuTaskQueue: 'retrain-gpu',
+        heartbeatTimeoutSeconds: 30,
+        maximumAttempts: 5,
+      }),
   })
   .strict();
 
@@ -176,17 +187,23 @@ export async function loadConfigFile(file: string): Promise<PipelineConfig> {
   try {
     raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new InvalidInputError(`Configuration file ${file} is not valid YAML or JSON: ${(error as Error).message}`);
+    throw new InvalidInputError(
+      `Configuration file ${file} is not valid YAML or JSON: ${(error as Error).message}`,
+    );
   }
   return parseConfig(raw, `configuration file ${file}`, path.dirname(path.resolve(file)));
 }
 
 function resolvePaths(config: PipelineConfig, baseDir: string): PipelineConfig {
-  const resolveLocal = (value: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : path.resolve(baseDir, value));
+  const resolveLocal = (value: string) =>
+    /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : path.resolve(baseDir, value);
   return {
     ...config,
     store: resolveLocal(config.store),
-    dataset: { ...config.dataset, source: { ...config.dataset.source, path: resolveLocal(config.dataset.source.path) } },
+    dataset: {
+      ...config.dataset,
+      source: { ...config.dataset.source, path: resolveLocal(config.dataset.source.path) },
+    },
     baseModel: { ...config.baseModel, uri: resolveLocal(config.baseModel.uri) },
   };
 }

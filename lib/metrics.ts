@@ -20,11 +20,17 @@ const EPSILON = 1e-7;
  * Computes metrics from predicted probabilities: one column (the sigmoid of the logit) for binary
  * tasks, one column per class (softmax) otherwise.
  */
-export function classificationMetrics(probabilities: Float32Array, labels: Int32Array, numClasses: number): ClassificationMetrics {
+export function classificationMetrics(
+  probabilities: Float32Array,
+  labels: Int32Array,
+  numClasses: number,
+): ClassificationMetrics {
   const n = labels.length;
   const columns = numClasses === 2 ? 1 : numClasses;
   if (probabilities.length !== n * columns) {
-    throw new Error(`Expected ${n * columns} probabilities for ${n} examples and ${numClasses} classes, got ${probabilities.length}.`);
+    throw new Error(
+      `Expected ${n * columns} probabilities for ${n} examples and ${numClasses} classes, got ${probabilities.length}.`,
+    );
   }
   const classProbability = (i: number, k: number) =>
     columns === 1 ? (k === 1 ? probabilities[i] : 1 - probabilities[i]) : probabilities[i * columns + k];
@@ -34,7 +40,9 @@ export function classificationMetrics(probabilities: Float32Array, labels: Int32
   for (let i = 0; i < n; i++) {
     let predicted = 0;
     if (columns === 1) predicted = probabilities[i] >= 0.5 ? 1 : 0;
-    else for (let k = 1; k < numClasses; k++) if (classProbability(i, k) > classProbability(i, predicted)) predicted = k;
+    else
+      for (let k = 1; k < numClasses; k++)
+        if (classProbability(i, k) > classProbability(i, predicted)) predicted = k;
     confusionMatrix[labels[i]][predicted]++;
     loss -= Math.log(Math.min(1 - EPSILON, Math.max(EPSILON, classProbability(i, labels[i]))));
   }
@@ -52,7 +60,8 @@ export function classificationMetrics(probabilities: Float32Array, labels: Int32
   });
 
   const correct = confusionMatrix.reduce((sum, row, k) => sum + row[k], 0);
-  const mean = (key: 'precision' | 'recall' | 'f1' | 'auc') => perClass.reduce((sum, c) => sum + c[key], 0) / numClasses;
+  const mean = (key: 'precision' | 'recall' | 'f1' | 'auc') =>
+    perClass.reduce((sum, c) => sum + c[key], 0) / numClasses;
   const binary = numClasses === 2;
   return {
     loss: n === 0 ? 0 : loss / n,
@@ -75,7 +84,7 @@ export function classificationMetrics(probabilities: Float32Array, labels: Int32
 export function rocAuc(scores: Float64Array, positives: boolean[]): number {
   const order = [...scores.keys()].sort((a, b) => scores[a] - scores[b]);
   const ranks = new Float64Array(scores.length);
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start;
     while (end + 1 < order.length && scores[order[end + 1]] === scores[order[start]]) end++;
     const rank = (start + end) / 2 + 1;
@@ -100,7 +109,8 @@ function rocCurve(scores: Float64Array, positives: boolean[]): [number, number][
     if (positives[index]) truePositives++;
     else falsePositives++;
     const next = order[position + 1];
-    if (next === undefined || scores[next] !== scores[index]) points.push([falsePositives / negativeCount, truePositives / positiveCount]);
+    if (next === undefined || scores[next] !== scores[index])
+      points.push([falsePositives / negativeCount, truePositives / positiveCount]);
   });
   return points;
 }

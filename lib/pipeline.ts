@@ -110,7 +110,8 @@ export interface StageProgress {
  */
 export function orderStages(pipeline: PipelineSpec): StageSpec[] {
   const byName = new Map(pipeline.stages.map((stage) => [stage.name, stage]));
-  if (byName.size !== pipeline.stages.length) throw new Error(`Pipeline ${pipeline.name} has duplicate stage names.`);
+  if (byName.size !== pipeline.stages.length)
+    throw new Error(`Pipeline ${pipeline.name} has duplicate stage names.`);
   const ordered: StageSpec[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   const visit = (stage: StageSpec, trail: string[]) => {
@@ -121,7 +122,10 @@ export function orderStages(pipeline: PipelineSpec): StageSpec[] {
     state.set(stage.name, 'visiting');
     for (const dependency of stage.dependsOn) {
       const upstream = byName.get(dependency);
-      if (!upstream) throw new Error(`Stage ${stage.name} depends on ${dependency}, which is not in pipeline ${pipeline.name}.`);
+      if (!upstream)
+        throw new Error(
+          `Stage ${stage.name} depends on ${dependency}, which is not in pipeline ${pipeline.name}.`,
+        );
       visit(upstream, [...trail, stage.name]);
     }
     state.set(stage.name, 'done');

@@ -34,7 +34,9 @@ export function renderMarkdownReport(input: ReportInput): string {
   lines.push(`| Metric | ${models.map((model) => input.labels[model] ?? model).join(' | ')} |`);
   lines.push(`|---|${models.map(() => '---:').join('|')}|`);
   for (const [key, title] of METRICS) {
-    lines.push(`| ${title} | ${models.map((model) => (input.evaluations[model][key] as number).toFixed(4)).join(' | ')} |`);
+    lines.push(
+      `| ${title} | ${models.map((model) => (input.evaluations[model][key] as number).toFixed(4)).join(' | ')} |`,
+    );
   }
   lines.push('');
 
@@ -53,7 +55,9 @@ export function renderMarkdownReport(input: ReportInput): string {
     lines.push(`## Confusion matrix: ${input.labels[model] ?? model}`, '');
     lines.push(`| true \\ predicted | ${input.classNames.join(' | ')} |`);
     lines.push(`|---|${input.classNames.map(() => '---:').join('|')}|`);
-    input.evaluations[model].confusionMatrix.forEach((row, k) => lines.push(`| ${input.classNames[k]} | ${row.join(' | ')} |`));
+    input.evaluations[model].confusionMatrix.forEach((row, k) =>
+      lines.push(`| ${input.classNames[k]} | ${row.join(' | ')} |`),
+    );
     lines.push('');
   }
 
@@ -64,7 +68,9 @@ export function renderMarkdownReport(input: ReportInput): string {
     lines.push(`|---:|${names.map(() => '---:').join('|')}|`);
     const epochs = Math.max(0, ...names.map((name) => history[name].length));
     for (let epoch = 0; epoch < epochs; epoch++) {
-      lines.push(`| ${epoch + 1} | ${names.map((name) => history[name][epoch]?.toFixed(4) ?? '').join(' | ')} |`);
+      lines.push(
+        `| ${epoch + 1} | ${names.map((name) => history[name][epoch]?.toFixed(4) ?? '').join(' | ')} |`,
+      );
     }
     lines.push('');
   }

@@ -34,21 +34,52 @@ export function transferLearningPipeline(config: PipelineConfig): PipelineSpec {
     stage('split', 'split', ['download'], 'cpu', config.split, 1),
     stage('resize', 'resize', ['download', 'split'], 'cpu', config.image, 4),
     stage('augment-cache', 'augmentCache', ['resize'], 'cpu', config.augment, 4),
-    stage('train-head', 'trainHead', ['augment-cache'], 'gpu', { head: config.head, baseModel: config.baseModel, backend: config.backend, seed }, 12),
+    stage(
+      'train-head',
+      'trainHead',
+      ['augment-cache'],
+      'gpu',
+      { head: config.head, baseModel: config.baseModel, backend: config.backend, seed },
+      12,
+    ),
     stage(
       'fine-tune',
       'fineTune',
       ['augment-cache', 'train-head'],
       'gpu',
-      { fineTune: config.fineTune, dropout: config.head.dropout, baseModel: config.baseModel, backend: config.backend, seed },
+      {
+        fineTune: config.fineTune,
+        dropout: config.head.dropout,
+        baseModel: config.baseModel,
+        backend: config.backend,
+        seed,
+      },
       24,
     ),
   ];
   const evaluateInputs = ['augment-cache', 'resize', 'train-head', 'fine-tune'];
   if (config.baseline.enabled) {
-    stages.push(stage('train-baseline', 'trainBaseline', ['augment-cache'], 'gpu', { baseline: config.baseline, backend: config.backend, seed }, 12));
+    stages.push(
+      stage(
+        'train-baseline',
+        'trainBaseline',
+        ['augment-cache'],
+        'gpu',
+        { baseline: config.baseline, backend: config.backend, seed },
+        12,
+      ),
+    );
     evaluateInputs.push('train-baseline');
   }
-  stages.push(stage('evaluate', 'evaluate', evaluateInputs, 'gpu', { backend: config.backend, pipeline: config.name }, 2));
+  stages.push(
+    stage(
+      'evaluate',
+      'evaluate',
+      evaluateInputs,
+      'gpu',
+      { backend: config.backend, pipeline: config.name },
+      2,
+    ),
+  );
   return { name: config.name, stages };
 }

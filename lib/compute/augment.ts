@@ -35,7 +35,11 @@ export async function augmentJob(input: AugmentJobInput, context: JobContext): P
     groups[group] = [];
     for (const [index, shard] of input.train.entries()) {
       const previous = input.resume?.[group]?.[index];
-      if (previous && (await store.exists(store.keyOf(previous.images.uri))) && (await store.exists(store.keyOf(previous.labels.uri)))) {
+      if (
+        previous &&
+        (await store.exists(store.keyOf(previous.images.uri))) &&
+        (await store.exists(store.keyOf(previous.labels.uri)))
+      ) {
         groups[group].push(previous);
         done++;
         continue;
@@ -47,11 +51,15 @@ export async function augmentJob(input: AugmentJobInput, context: JobContext): P
       const output = new Uint8Array(batch.images.length);
       for (let start = 0; start < count; start += CHUNK) {
         const end = Math.min(count, start + CHUNK);
-        const pixels = Float32Array.from(batch.images.subarray(start * height * width * channels, end * height * width * channels));
+        const pixels = Float32Array.from(
+          batch.images.subarray(start * height * width * channels, end * height * width * channels),
+        );
         const transforms: number[][] = [];
         for (let n = 0; n < end - start; n++) {
           if (input.flip === 'horizontal' && random() < 0.5) flipRow(pixels, n, height, width, channels);
-          transforms.push(rotationTransform((random() * 2 - 1) * input.rotation * 2 * Math.PI, height, width));
+          transforms.push(
+            rotationTransform((random() * 2 - 1) * input.rotation * 2 * Math.PI, height, width),
+          );
         }
         // NOTE: tf.image.transform in TensorFlow.js 4.22 returns zeros for every image after the
         // first of a batch (cpu backend), so each image is transformed on its own.
@@ -61,7 +69,12 @@ export async function augmentJob(input: AugmentJobInput, context: JobContext): P
             input.rotation > 0
               ? tf.concat(
                   transforms.map((transform, n) =>
-                    tf.image.transform(tf.slice(images, [n, 0, 0, 0], [1, height, width, channels]), tf.tensor2d([transform]), 'bilinear', 'reflect'),
+                    tf.image.transform(
+                      tf.slice(images, [n, 0, 0, 0], [1, height, width, channels]),
+                      tf.tensor2d([transform]),
+                      'bilinear',
+                      'reflect',
+                    ),
                   ),
                 )
               : images;
@@ -70,14 +83,21 @@ export async function augmentJob(input: AugmentJobInput, context: JobContext): P
         output.set(Uint8Array.from(rotated), start * height * width * channels);
       }
 
-      const ref = await writeShard(store, `${input.attemptPrefix}/${group}-${String(index).padStart(5, '0')}`, {
-        images: output,
-        labels: batch.labels,
-        shape: batch.shape,
-      });
+      const ref = await writeShard(
+        store,
+        `${input.attemptPrefix}/${group}-${String(index).padStart(5, '0')}`,
+        {
+          images: output,
+          labels: batch.labels,
+          shape: batch.shape,
+        },
+      );
       groups[group].push(ref);
       done++;
-      context.progress({ phase: 'augment', fraction: done / total, message: `copy ${copy + 1}/${input.copies}` }, groups);
+      context.progress(
+        { phase: 'augment', fraction: done / total, message: `copy ${copy + 1}/${input.copies}` },
+        groups,
+      );
     }
   }
   return groups;

@@ -37,24 +37,43 @@ export interface BaselineJobResult {
  * Builds the from-scratch baseline: a small convolutional network on the same raw pixels. Inputs
  * larger than 48 px are average-pooled to about 32 px first, so that it trains in minutes on a CPU.
  */
-export function buildBaseline(tf: Tf, height: number, width: number, numClasses: number, dropout: number): LayersModel {
+export function buildBaseline(
+  tf: Tf,
+  height: number,
+  width: number,
+  numClasses: number,
+  dropout: number,
+): LayersModel {
   const input = tf.input({ shape: [height, width, 3], name: 'pixels' });
   let x = tf.layers.rescaling({ scale: 1 / 255, name: 'rescaling' }).apply(input) as SymbolicTensor;
   const pool = Math.floor(Math.min(height, width) / 32);
-  if (pool > 1) x = tf.layers.averagePooling2d({ poolSize: pool, name: 'downsample' }).apply(x) as SymbolicTensor;
+  if (pool > 1)
+    x = tf.layers.averagePooling2d({ poolSize: pool, name: 'downsample' }).apply(x) as SymbolicTensor;
   for (const [index, filters] of [16, 32, 64].entries()) {
     x = tf.layers
-      .conv2d({ filters, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: `conv${index + 1}` })
+      .conv2d({
+        filters,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'same',
+        activation: 'relu',
+        name: `conv${index + 1}`,
+      })
       .apply(x) as SymbolicTensor;
   }
   x = tf.layers.globalAveragePooling2d({ name: 'pooling' }).apply(x) as SymbolicTensor;
   x = tf.layers.dropout({ rate: dropout, name: 'dropout' }).apply(x) as SymbolicTensor;
-  const logits = tf.layers.dense({ units: numClasses === 2 ? 1 : numClasses, name: 'logits' }).apply(x) as SymbolicTensor;
+  const logits = tf.layers
+    .dense({ units: numClasses === 2 ? 1 : numClasses, name: 'logits' })
+    .apply(x) as SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: 'baseline' });
 }
 
 /** Trains the baseline from random weights on the same augmented copies and validation split. */
-export async function trainBaselineJob(input: BaselineJobInput, context: JobContext): Promise<BaselineJobResult> {
+export async function trainBaselineJob(
+  input: BaselineJobInput,
+  context: JobContext,
+): Promise<BaselineJobResult> {
   const { tf } = await initBackend(context, 'training', input.backend);
   const store = openStore(input.storeUri);
   const model = buildBaseline(tf, input.height, input.width, input.numClasses, input.dropout);
@@ -64,7 +83,13 @@ export async function trainBaselineJob(input: BaselineJobInput, context: JobCont
   let initialEpoch = 0;
   let history: History = {};
   if (input.resume?.checkpoint) {
-    ({ epoch: initialEpoch, history } = await restoreCheckpoint(tf, store, input.resume.checkpoint, variables, optimizer));
+    ({ epoch: initialEpoch, history } = await restoreCheckpoint(
+      tf,
+      store,
+      input.resume.checkpoint,
+      variables,
+      optimizer,
+    ));
     context.log('Resuming baseline training from checkpoint', { epoch: initialEpoch });
   }
 
@@ -86,8 +111,19 @@ export async function trainBaselineJob(input: BaselineJobInput, context: JobCont
     phase: 'baseline',
     onProgress: (progress) => context.progress(progress, { checkpoint }),
     onEpochEnd: async (epoch, epochHistory) => {
-      checkpoint = await saveCheckpoint(tf, store, input.attemptPrefix, epoch, variables, optimizer, epochHistory);
-      context.progress({ phase: 'baseline', epoch, epochs: input.epochs, message: 'checkpoint saved' }, { checkpoint });
+      checkpoint = await saveCheckpoint(
+        tf,
+        store,
+        input.attemptPrefix,
+        epoch,
+        variables,
+        optimizer,
+        epochHistory,
+      );
+      context.progress(
+        { phase: 'baseline', epoch, epochs: input.epochs, message: 'checkpoint saved' },
+        { checkpoint },
+      );
     },
     log: (message) => context.log(message),
   });

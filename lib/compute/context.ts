@@ -13,7 +13,11 @@ export interface JobContext {
  * Selects the backend for a job and logs it. Non-native backends get the convolution gradient
  * kernels that TensorFlow.js lacks or runs slowly there.
  */
-export async function initBackend(context: JobContext, role: ComputeRole, preference: BackendPreference): Promise<SelectedBackend> {
+export async function initBackend(
+  context: JobContext,
+  role: ComputeRole,
+  preference: BackendPreference,
+): Promise<SelectedBackend> {
   const selected = await selectBackend(role, preference);
   if (!selected.info.native) registerConvGradientKernels(selected.tf, selected.info.backend);
   context.log('TensorFlow.js backend selected', { ...selected.info, role });

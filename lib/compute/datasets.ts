@@ -12,7 +12,11 @@ export interface CachedOutputs {
 }
 
 /** Reads and concatenates image shards into one uint8 dataset. */
-export async function loadImages(store: ArtifactStore, shards: ShardRef[], writtenBy: string): Promise<InMemoryDataset> {
+export async function loadImages(
+  store: ArtifactStore,
+  shards: ShardRef[],
+  writtenBy: string,
+): Promise<InMemoryDataset> {
   const batches = [];
   for (const shard of shards) batches.push(await readShard(store, shard, writtenBy));
   const count = batches.reduce((sum, batch) => sum + batch.shape[0], 0);
@@ -50,7 +54,10 @@ export async function cacheOutputs(
   for (let start = 0; start < count; start += batchSize) {
     const end = Math.min(count, start + batchSize);
     const output = tf.tidy(() => {
-      const batch = tf.tensor(Float32Array.from(images.x.subarray(start * size, end * size)), [end - start, ...images.shape.slice(1)]);
+      const batch = tf.tensor(Float32Array.from(images.x.subarray(start * size, end * size)), [
+        end - start,
+        ...images.shape.slice(1),
+      ]);
       return model.predict(batch) as Tensor;
     });
     outputShape = output.shape.slice(1);
@@ -62,12 +69,21 @@ export async function cacheOutputs(
   const values = new Float32Array(count * outputSize);
   parts.forEach((part, i) => values.set(part, i * batchSize * outputSize));
   return {
-    values: await store.put(`${key}-values.npy`, encodeNpy({ dtype: 'float32', shape: [count, ...outputShape], data: values })),
-    labels: await store.put(`${key}-labels.npy`, encodeNpy({ dtype: 'int32', shape: [count], data: images.labels })),
+    values: await store.put(
+      `${key}-values.npy`,
+      encodeNpy({ dtype: 'float32', shape: [count, ...outputShape], data: values }),
+    ),
+    labels: await store.put(
+      `${key}-labels.npy`,
+      encodeNpy({ dtype: 'int32', shape: [count], data: images.labels }),
+    ),
   };
 }
 
-export async function loadCachedOutputs(store: ArtifactStore, cached: CachedOutputs): Promise<InMemoryDataset> {
+export async function loadCachedOutputs(
+  store: ArtifactStore,
+  cached: CachedOutputs,
+): Promise<InMemoryDataset> {
   const values = decodeNpy(await readArtifact(store, cached.values, 'a cached feature extraction'));
   const labels = decodeNpy(await readArtifact(store, cached.labels, 'a cached feature extraction'));
   return { x: values.data as Float32Array, shape: values.shape, labels: labels.data as Int32Array };

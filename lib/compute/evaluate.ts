@@ -24,7 +24,10 @@ export interface ModelEvaluation {
 }
 
 /** Predicts the test split with each model (raw uint8 pixels in, as served) and computes its metrics. */
-export async function evaluateJob(input: EvaluateJobInput, context: JobContext): Promise<Record<string, ModelEvaluation>> {
+export async function evaluateJob(
+  input: EvaluateJobInput,
+  context: JobContext,
+): Promise<Record<string, ModelEvaluation>> {
   const { tf } = await initBackend(context, 'inference', input.backend);
   const store = openStore(input.storeUri);
   const test = await loadImages(store, input.test, 'resize');
@@ -39,22 +42,39 @@ export async function evaluateJob(input: EvaluateJobInput, context: JobContext):
     for (let start = 0; start < count; start += input.batchSize) {
       const end = Math.min(count, start + input.batchSize);
       const values = tf.tidy(() => {
-        const batch = tf.tensor(Float32Array.from(test.x.subarray(start * size, end * size)), [end - start, ...test.shape.slice(1)]);
+        const batch = tf.tensor(Float32Array.from(test.x.subarray(start * size, end * size)), [
+          end - start,
+          ...test.shape.slice(1),
+        ]);
         const logits = model.predict(batch) as Tensor;
         return (columns === 1 ? tf.sigmoid(logits) : tf.softmax(logits)).dataSync() as Float32Array;
       });
       probabilities.set(values, start * columns);
-      context.progress({ phase: `evaluate ${name}`, fraction: end / count, message: `${end}/${count} images` });
+      context.progress({
+        phase: `evaluate ${name}`,
+        fraction: end / count,
+        message: `${end}/${count} images`,
+      });
     }
     const metrics = classificationMetrics(probabilities, test.labels, input.numClasses);
     const predictions = [...Array(count).keys()].map((index) => {
-      const scores = columns === 1 ? [1 - probabilities[index], probabilities[index]] : [...probabilities.subarray(index * columns, (index + 1) * columns)];
+      const scores =
+        columns === 1
+          ? [1 - probabilities[index], probabilities[index]]
+          : [...probabilities.subarray(index * columns, (index + 1) * columns)];
       const predicted = scores.indexOf(Math.max(...scores));
       return { index, label: test.labels[index], predicted, confidence: scores[predicted] };
     });
-    predictions.sort((a, b) => Number(a.label === a.predicted) - Number(b.label === b.predicted) || b.confidence - a.confidence);
+    predictions.sort(
+      (a, b) =>
+        Number(a.label === a.predicted) - Number(b.label === b.predicted) || b.confidence - a.confidence,
+    );
     results[name] = { metrics, predictions };
-    context.log('Evaluated model on the test split', { model: name, accuracy: metrics.accuracy, loss: metrics.loss });
+    context.log('Evaluated model on the test split', {
+      model: name,
+      accuracy: metrics.accuracy,
+      loss: metrics.loss,
+    });
     model.dispose();
   }
   return results;

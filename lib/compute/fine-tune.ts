@@ -7,7 +7,15 @@ import { restoreCheckpoint, saveCheckpoint, type CheckpointRef, type History } f
 import { fit, type InMemoryDataset } from '../tf/fit';
 import { loadStoredModel, saveLayersModel, type StoredModel } from '../tf/model-io';
 import type { LayersModel, Tensor } from '../tf/tf';
-import { applyHead, assembleModel, createHead, loadBase, splitBase, type BaseModelOptions } from '../tf/transfer-model';
+import { setTrainable } from '../tf/trainable';
+import {
+  applyHead,
+  assembleModel,
+  createHead,
+  loadBase,
+  splitBase,
+  type BaseModelOptions,
+} from '../tf/transfer-model';
 import { initBackend, type JobContext } from './context';
 import { cacheOutputs, loadCachedOutputs, loadImages, type CachedOutputs } from './datasets';
 
@@ -84,8 +92,18 @@ export async function fineTuneJob(input: FineTuneJobInput, context: JobContext):
     ];
     for (const [group, shards] of groups) {
       if (activations[group] && (await store.exists(store.keyOf(activations[group].values.uri)))) continue;
-      activations[group] = await cacheOutputs(tf, bottom, store, shards, `${input.attemptPrefix}/activations/${group}`, 64, (done, total) =>
-        context.progress({ phase: `activations ${group}`, fraction: done / total, message: `${done}/${total} images` }, { activations }),
+      activations[group] = await cacheOutputs(
+        tf,
+        bottom,
+        store,
+        shards,
+        `${input.attemptPrefix}/activations/${group}`,
+        64,
+        (done, total) =>
+          context.progress(
+            { phase: `activations ${group}`, fraction: done / total, message: `${done}/${total} images` },
+            { activations },
+          ),
       );
     }
     dataOf = (group) => loadCachedOutputs(store, activations[group]);
@@ -96,10 +114,10 @@ export async function fineTuneJob(input: FineTuneJobInput, context: JobContext):
   }
 
   // Keras's recipe: unfreeze the base, then re-freeze the layers below fromLayer.
-  base.trainable = true;
+  setTrainable(base, true);
   if (input.fromLayer) {
     const firstTrainable = base.layers.indexOf(base.getLayer(input.fromLayer));
-    base.layers.forEach((layer, index) => (layer.trainable = index >= firstTrainable));
+    base.layers.forEach((layer, index) => setTrainable(layer, index >= firstTrainable));
   }
 
   const head = createHead(tf, input.numClasses, input.dropout);
@@ -108,12 +126,20 @@ export async function fineTuneJob(input: FineTuneJobInput, context: JobContext):
   const trainedHead = await loadStoredModel(tf, store, input.head, 'train-head');
   head.dense.setWeights(trainedHead.getLayer('head_logits').getWeights());
 
-  const variables = uniqueVariables([...top.trainableWeights, ...head.dense.trainableWeights].map((weight) => weight.read() as Variable));
+  const variables = uniqueVariables(
+    [...top.trainableWeights, ...head.dense.trainableWeights].map((weight) => weight.read() as Variable),
+  );
   const optimizer = tf.train.adam(input.learningRate);
   let initialEpoch = 0;
   let history: History = {};
   if (input.resume?.checkpoint) {
-    ({ epoch: initialEpoch, history } = await restoreCheckpoint(tf, store, input.resume.checkpoint, variables, optimizer));
+    ({ epoch: initialEpoch, history } = await restoreCheckpoint(
+      tf,
+      store,
+      input.resume.checkpoint,
+      variables,
+      optimizer,
+    ));
     context.log('Resuming fine-tuning from checkpoint', { epoch: initialEpoch });
   }
 
@@ -135,8 +161,19 @@ export async function fineTuneJob(input: FineTuneJobInput, context: JobContext):
     phase: 'fine-tune',
     onProgress: (progress) => context.progress(progress, { activations, checkpoint }),
     onEpochEnd: async (epoch, epochHistory) => {
-      checkpoint = await saveCheckpoint(tf, store, input.attemptPrefix, epoch, variables, optimizer, epochHistory);
-      context.progress({ phase: 'fine-tune', epoch, epochs: input.epochs, message: 'checkpoint saved' }, { activations, checkpoint });
+      checkpoint = await saveCheckpoint(
+        tf,
+        store,
+        input.attemptPrefix,
+        epoch,
+        variables,
+        optimizer,
+        epochHistory,
+      );
+      context.progress(
+        { phase: 'fine-tune', epoch, epochs: input.epochs, message: 'checkpoint saved' },
+        { activations, checkpoint },
+      );
     },
     log: (message) => context.log(message),
   });
@@ -161,7 +198,9 @@ export function batchNormDigest(model: LayersModel): string {
     if (layer.getClassName() !== 'BatchNormalization') continue;
     for (const weight of layer.weights) {
       if (/moving_(mean|variance)/.test(weight.name)) {
-        parts.push(`${weight.name}:${Buffer.from((weight.read().dataSync() as Float32Array).buffer).toString('base64')}`);
+        parts.push(
+          `${weight.originalName}:${Buffer.from((weight.read().dataSync() as Float32Array).buffer).toString('base64')}`,
+        );
       }
     }
   }
@@ -172,4 +211,3 @@ function uniqueVariables(variables: Variable[]): Variable[] {
   const seen = new Set<string>();
   return variables.filter((variable) => (seen.has(variable.name) ? false : (seen.add(variable.name), true)));
 }
-

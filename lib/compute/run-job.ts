@@ -47,7 +47,9 @@ export function runJob<T>(job: JobName, input: unknown, options: RunJobOptions =
     });
     worker.on('error', (error) => finish(() => reject(error)));
     worker.on('exit', (code) =>
-      finish(() => reject(new Error(`Compute job ${job} exited with code ${code} before returning a result.`))),
+      finish(() =>
+        reject(new Error(`Compute job ${job} exited with code ${code} before returning a result.`)),
+      ),
     );
   });
 }

@@ -12,4 +12,6 @@ jobs[job](input as never, {
   warn: (message, fields) => post({ type: 'log', level: 'warn', message, fields }),
 })
   .then((value) => post({ type: 'result', value }))
-  .catch((error: Error) => post({ type: 'error', name: error.name, message: error.message, stack: error.stack }));
+  .catch((error: Error) =>
+    post({ type: 'error', name: error.name, message: error.message, stack: error.stack }),
+  );

@@ -4,6 +4,7 @@ import type { BackendPreference } from '../tf/backend';
 import { restoreCheckpoint, saveCheckpoint, type CheckpointRef, type History } from '../tf/checkpoint';
 import { fit } from '../tf/fit';
 import { saveLayersModel, type StoredModel } from '../tf/model-io';
+import { setTrainable } from '../tf/trainable';
 import { applyHead, assembleModel, createHead, loadBase, type BaseModelOptions } from '../tf/transfer-model';
 import type { SymbolicTensor } from '@tensorflow/tfjs';
 import { initBackend, type JobContext } from './context';
@@ -47,11 +48,14 @@ export interface TrainHeadJobResult {
  * BatchNormalization layers use their moving statistics), its pooled features are cached in the
  * store, and the head trains on them; this equals training the head through the frozen base.
  */
-export async function trainHeadJob(input: TrainHeadJobInput, context: JobContext): Promise<TrainHeadJobResult> {
+export async function trainHeadJob(
+  input: TrainHeadJobInput,
+  context: JobContext,
+): Promise<TrainHeadJobResult> {
   const { tf, info } = await initBackend(context, 'training', input.backend);
   const store = openStore(input.storeUri);
   const base = await loadBase(tf, input.baseModel, input.height, input.width);
-  base.trainable = false;
+  setTrainable(base, false);
 
   const pixels = tf.input({ shape: [input.height, input.width, 3] });
   const rescaled = tf.layers
@@ -67,8 +71,18 @@ export async function trainHeadJob(input: TrainHeadJobInput, context: JobContext
   ];
   for (const [group, shards] of groups) {
     if (features[group] && (await store.exists(store.keyOf(features[group].values.uri)))) continue;
-    features[group] = await cacheOutputs(tf, extractor, store, shards, `${input.attemptPrefix}/features/${group}`, 64, (done, total) =>
-      context.progress({ phase: `features ${group}`, fraction: done / total, message: `${done}/${total} images` }, { features }),
+    features[group] = await cacheOutputs(
+      tf,
+      extractor,
+      store,
+      shards,
+      `${input.attemptPrefix}/features/${group}`,
+      64,
+      (done, total) =>
+        context.progress(
+          { phase: `features ${group}`, fraction: done / total, message: `${done}/${total} images` },
+          { features },
+        ),
     );
     context.progress({ phase: `features ${group}`, fraction: 1 }, { features });
   }
@@ -76,13 +90,21 @@ export async function trainHeadJob(input: TrainHeadJobInput, context: JobContext
   const head = createHead(tf, input.numClasses, input.dropout);
   const featureSize = pooled.shape[1] as number;
   applyHead(tf, head, tf.zeros([1, featureSize]), false).dispose();
-  const variables = head.dense.trainableWeights.map((weight) => weight.read() as import('@tensorflow/tfjs').Variable);
+  const variables = head.dense.trainableWeights.map(
+    (weight) => weight.read() as import('@tensorflow/tfjs').Variable,
+  );
   const optimizer = tf.train.adam(input.learningRate);
 
   let initialEpoch = 0;
   let history: History = {};
   if (input.resume?.checkpoint) {
-    ({ epoch: initialEpoch, history } = await restoreCheckpoint(tf, store, input.resume.checkpoint, variables, optimizer));
+    ({ epoch: initialEpoch, history } = await restoreCheckpoint(
+      tf,
+      store,
+      input.resume.checkpoint,
+      variables,
+      optimizer,
+    ));
     context.log('Resuming head training from checkpoint', { epoch: initialEpoch });
   }
 
@@ -97,15 +119,27 @@ export async function trainHeadJob(input: TrainHeadJobInput, context: JobContext
     epochs: input.epochs,
     batchSize: input.batchSize,
     seed: input.seed,
-    trainingSet: (epoch) => loadCachedOutputs(store, features[`train-copy-${epoch % input.trainCopies.length}`]),
+    trainingSet: (epoch) =>
+      loadCachedOutputs(store, features[`train-copy-${epoch % input.trainCopies.length}`]),
     validationSet,
     initialEpoch,
     history,
     phase: 'train head',
     onProgress: (progress) => context.progress(progress, { features, checkpoint }),
     onEpochEnd: async (epoch, epochHistory) => {
-      checkpoint = await saveCheckpoint(tf, store, input.attemptPrefix, epoch, variables, optimizer, epochHistory);
-      context.progress({ phase: 'train head', epoch, epochs: input.epochs, message: 'checkpoint saved' }, { features, checkpoint });
+      checkpoint = await saveCheckpoint(
+        tf,
+        store,
+        input.attemptPrefix,
+        epoch,
+        variables,
+        optimizer,
+        epochHistory,
+      );
+      context.progress(
+        { phase: 'train head', epoch, epochs: input.epochs, message: 'checkpoint saved' },
+        { features, checkpoint },
+      );
     },
     log: (message) => context.log(message),
   });
@@ -117,7 +151,10 @@ export async function trainHeadJob(input: TrainHeadJobInput, context: JobContext
     outputs: head.dense.apply(head.dropout.apply(headInput)) as SymbolicTensor,
     name: 'head',
   });
-  const trainable = model.trainableWeights.reduce((sum, weight) => sum + weight.shape.reduce((a, b) => (a ?? 1) * (b ?? 1), 1)!, 0);
+  const trainable = model.trainableWeights.reduce(
+    (sum, weight) => sum + weight.shape.reduce((a, b) => (a ?? 1) * (b ?? 1), 1)!,
+    0,
+  );
   return {
     model: await saveLayersModel(model, store, `${input.attemptPrefix}/model`),
     head: await saveLayersModel(headModel, store, `${input.attemptPrefix}/head`),

@@ -26,7 +26,9 @@ export async function readIdx(file: string): Promise<IdxArray> {
   const offset = 4 + 4 * dimensions;
   const size = shape.reduce((a, b) => a * b, 1);
   if (buffer.length - offset < size) {
-    throw new Error(`${file} is truncated: shape [${shape}] needs ${size} bytes, found ${buffer.length - offset}.`);
+    throw new Error(
+      `${file} is truncated: shape [${shape}] needs ${size} bytes, found ${buffer.length - offset}.`,
+    );
   }
   return { shape, data: new Uint8Array(buffer.buffer, buffer.byteOffset + offset, size) };
 }

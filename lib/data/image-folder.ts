@@ -30,17 +30,26 @@ export async function listImageFolder(root: string, classes?: string[]): Promise
   try {
     entries = await fs.readdir(root, { withFileTypes: true });
   } catch {
-    throw new InvalidInputError(`Image folder ${root} does not exist or cannot be read. Set dataset.source.path to a folder with one subfolder per class.`);
+    throw new InvalidInputError(
+      `Image folder ${root} does not exist or cannot be read. Set dataset.source.path to a folder with one subfolder per class.`,
+    );
   }
-  const available = entries.filter((entry) => entry.isDirectory() && !entry.name.startsWith('.')).map((entry) => entry.name).sort();
+  const available = entries
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+    .map((entry) => entry.name)
+    .sort();
   const classNames = classes ?? available;
   for (const name of classNames) {
     if (!available.includes(name)) {
-      throw new InvalidInputError(`Class folder ${JSON.stringify(name)} is not in ${root}. Available classes: ${available.join(', ') || '(none)'}.`);
+      throw new InvalidInputError(
+        `Class folder ${JSON.stringify(name)} is not in ${root}. Available classes: ${available.join(', ') || '(none)'}.`,
+      );
     }
   }
   if (classNames.length < 2) {
-    throw new InvalidInputError(`Image folder ${root} has ${classNames.length} class folder(s); a classifier needs at least 2.`);
+    throw new InvalidInputError(
+      `Image folder ${root} has ${classNames.length} class folder(s); a classifier needs at least 2.`,
+    );
   }
 
   const files: FolderImage[] = [];
@@ -49,13 +58,21 @@ export async function listImageFolder(root: string, classes?: string[]): Promise
     const before = files.length;
     await walk(root, name, label, files, ignored);
     if (files.length === before) {
-      throw new InvalidInputError(`Class folder ${path.join(root, name)} has no images (${IMAGE_EXTENSIONS.join(', ')}).`);
+      throw new InvalidInputError(
+        `Class folder ${path.join(root, name)} has no images (${IMAGE_EXTENSIONS.join(', ')}).`,
+      );
     }
   }
   return { classNames, files, ignored };
 }
 
-async function walk(root: string, relative: string, label: number, files: FolderImage[], ignored: string[]): Promise<void> {
+async function walk(
+  root: string,
+  relative: string,
+  label: number,
+  files: FolderImage[],
+  ignored: string[],
+): Promise<void> {
   const entries = await fs.readdir(path.join(root, relative), { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {

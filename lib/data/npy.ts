@@ -17,7 +17,9 @@ const DESCR: Record<NpyDtype, string> = { uint8: '|u1', int32: '<i4', float32: '
 export function encodeNpy(array: NpyArray): Buffer {
   const expected = array.shape.reduce((a, b) => a * b, 1);
   if (array.data.length !== expected) {
-    throw new Error(`Cannot encode .npy: shape [${array.shape}] needs ${expected} values, got ${array.data.length}.`);
+    throw new Error(
+      `Cannot encode .npy: shape [${array.shape}] needs ${expected} values, got ${array.data.length}.`,
+    );
   }
   const shape = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(', ')})`;
   let header = `{'descr': '${DESCR[array.dtype]}', 'fortran_order': False, 'shape': ${shape}, }`;
@@ -47,7 +49,9 @@ export function decodeNpy(buffer: Buffer): NpyArray {
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   const dtype = (Object.keys(DESCR) as NpyDtype[]).find((key) => DESCR[key] === descr);
   if (!dtype || fortran !== 'False' || shapeText === undefined) {
-    throw new Error(`Unsupported .npy header ${header.trim()}: expected C order and one of ${Object.values(DESCR)}.`);
+    throw new Error(
+      `Unsupported .npy header ${header.trim()}: expected C order and one of ${Object.values(DESCR)}.`,
+    );
   }
   const shape = shapeText
     .split(',')
@@ -58,7 +62,11 @@ export function decodeNpy(buffer: Buffer): NpyArray {
   // Copy the body so that typed arrays start at an aligned offset whatever the buffer's pool offset.
   const body = Uint8Array.prototype.slice.call(buffer.subarray(headerStart + headerLength));
   const data =
-    dtype === 'uint8' ? body : dtype === 'int32' ? new Int32Array(body.buffer) : new Float32Array(body.buffer);
+    dtype === 'uint8'
+      ? body
+      : dtype === 'int32'
+        ? new Int32Array(body.buffer)
+        : new Float32Array(body.buffer);
   const expected = shape.reduce((a, b) => a * b, 1);
   if (data.length !== expected) {
     throw new Error(`Invalid .npy data: shape [${shape}] needs ${expected} values, found ${data.length}.`);

@@ -23,18 +23,32 @@ export interface ImageBatch {
 export const SHARD_SIZE = 1024;
 
 export async function writeShard(store: ArtifactStore, prefix: string, batch: ImageBatch): Promise<ShardRef> {
-  const images = await store.put(`${prefix}-images.npy`, encodeNpy({ dtype: 'uint8', shape: batch.shape, data: batch.images }));
-  const labels = await store.put(`${prefix}-labels.npy`, encodeNpy({ dtype: 'int32', shape: [batch.shape[0]], data: batch.labels }));
+  const images = await store.put(
+    `${prefix}-images.npy`,
+    encodeNpy({ dtype: 'uint8', shape: batch.shape, data: batch.images }),
+  );
+  const labels = await store.put(
+    `${prefix}-labels.npy`,
+    encodeNpy({ dtype: 'int32', shape: [batch.shape[0]], data: batch.labels }),
+  );
   return { images, labels, count: batch.shape[0] };
 }
 
-export async function readShard(store: ArtifactStore, shard: ShardRef, writtenBy: string): Promise<ImageBatch> {
+export async function readShard(
+  store: ArtifactStore,
+  shard: ShardRef,
+  writtenBy: string,
+): Promise<ImageBatch> {
   const images = decodeNpy(await readArtifact(store, shard.images, writtenBy));
   const labels = decodeNpy(await readArtifact(store, shard.labels, writtenBy));
   if (images.dtype !== 'uint8' || images.shape.length !== 4 || labels.dtype !== 'int32') {
     throw new Error(`Shard ${shard.images.uri} is not a uint8 [n, h, w, c] array with int32 labels.`);
   }
-  return { images: images.data as Uint8Array, labels: labels.data as Int32Array, shape: images.shape as ImageBatch['shape'] };
+  return {
+    images: images.data as Uint8Array,
+    labels: labels.data as Int32Array,
+    shape: images.shape as ImageBatch['shape'],
+  };
 }
 
 /** Flattens shard groups into a manifest's artifact map, so that cache keys cover every shard. */

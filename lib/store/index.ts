@@ -27,10 +27,16 @@ export function openStore(rootUri: string): ArtifactStore {
  * @throws ArtifactIntegrityError if the object is missing or its bytes changed; the message names
  *   the URI and the stage that wrote it.
  */
-export async function readArtifact(store: ArtifactStore, artifact: Artifact, writtenBy = 'an earlier stage'): Promise<Buffer> {
+export async function readArtifact(
+  store: ArtifactStore,
+  artifact: Artifact,
+  writtenBy = 'an earlier stage',
+): Promise<Buffer> {
   const data = await store.get(store.keyOf(artifact.uri));
   if (data === undefined) {
-    throw new ArtifactIntegrityError(`Artifact ${artifact.uri} written by ${writtenBy} is missing from the store.`);
+    throw new ArtifactIntegrityError(
+      `Artifact ${artifact.uri} written by ${writtenBy} is missing from the store.`,
+    );
   }
   const digest = sha256(data);
   if (digest !== artifact.sha256) {

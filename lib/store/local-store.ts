@@ -91,21 +91,27 @@ export class LocalArtifactStore implements ArtifactStore {
     for (const entry of entries) {
       const full = path.join(folder, entry.name);
       if (entry.isDirectory()) await this.walk(full, keys);
-      else if (entry.isFile() && !entry.name.startsWith('.tmp-')) keys.push(this.keyOf(pathToFileURL(full).href));
+      else if (entry.isFile() && !entry.name.startsWith('.tmp-'))
+        keys.push(this.keyOf(pathToFileURL(full).href));
     }
   }
 
   private pathOf(key: string): string {
     const normalized = path.posix.normalize(key);
     if (normalized.startsWith('..') || path.posix.isAbsolute(normalized)) {
-      throw new Error(`Invalid artifact key ${JSON.stringify(key)}: keys are relative and stay inside the store.`);
+      throw new Error(
+        `Invalid artifact key ${JSON.stringify(key)}: keys are relative and stay inside the store.`,
+      );
     }
     return path.join(this.folder, ...normalized.split('/'));
   }
 
   private async writeTemporary(target: string, data: Buffer): Promise<string> {
     await fs.mkdir(path.dirname(target), { recursive: true });
-    const temporary = path.join(path.dirname(target), `.tmp-${path.basename(target)}-${randomBytes(6).toString('hex')}`);
+    const temporary = path.join(
+      path.dirname(target),
+      `.tmp-${path.basename(target)}-${randomBytes(6).toString('hex')}`,
+    );
     const handle = await fs.open(temporary, 'w');
     try {
       await handle.writeFile(data);

@@ -37,7 +37,10 @@ const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] a
  *
  * @throws InvalidInputError if a backend was forced and cannot load.
  */
-export async function selectBackend(_role: ComputeRole, preference: BackendPreference = 'auto'): Promise<SelectedBackend> {
+export async function selectBackend(
+  _role: ComputeRole,
+  preference: BackendPreference = 'auto',
+): Promise<SelectedBackend> {
   if (preference === 'auto' || preference === 'tfjs-node-gpu' || preference === 'tfjs-node') {
     const candidates = preference === 'auto' ? NATIVE_PACKAGES : [preference];
     for (const name of candidates) {
@@ -59,7 +62,10 @@ export async function selectBackend(_role: ComputeRole, preference: BackendPrefe
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-backend-wasm');
     const ready = await tf.setBackend('wasm');
-    if (!ready && preference === 'wasm') throw new InvalidInputError('The forced backend wasm failed to initialize. Set backend to auto or cpu.');
+    if (!ready && preference === 'wasm')
+      throw new InvalidInputError(
+        'The forced backend wasm failed to initialize. Set backend to auto or cpu.',
+      );
     useWasm = ready;
   }
   if (!useWasm) await tf.setBackend('cpu');

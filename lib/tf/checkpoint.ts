@@ -34,11 +34,24 @@ export async function saveCheckpoint(
   history: History,
 ): Promise<CheckpointRef> {
   const folder = `${prefix}/checkpoints/epoch-${String(epoch).padStart(4, '0')}`;
-  const encodedVariables = await tf.io.encodeWeights(variables.map((variable, i) => ({ name: `v${i}`, tensor: variable })));
+  const encodedVariables = await tf.io.encodeWeights(
+    variables.map((variable, i) => ({ name: `v${i}`, tensor: variable })),
+  );
   const encodedOptimizer = await tf.io.encodeWeights(await optimizer.getWeights());
-  const variablesArtifact = await store.put(`${folder}/variables.bin`, Buffer.from(encodedVariables.data as ArrayBuffer));
-  const optimizerArtifact = await store.put(`${folder}/optimizer.bin`, Buffer.from(encodedOptimizer.data as ArrayBuffer));
-  const state: CheckpointState = { epoch, history, variableSpecs: encodedVariables.specs, optimizerSpecs: encodedOptimizer.specs };
+  const variablesArtifact = await store.put(
+    `${folder}/variables.bin`,
+    Buffer.from(encodedVariables.data as ArrayBuffer),
+  );
+  const optimizerArtifact = await store.put(
+    `${folder}/optimizer.bin`,
+    Buffer.from(encodedOptimizer.data as ArrayBuffer),
+  );
+  const state: CheckpointState = {
+    epoch,
+    history,
+    variableSpecs: encodedVariables.specs,
+    optimizerSpecs: encodedOptimizer.specs,
+  };
   const stateArtifact = await store.put(`${folder}/state.json`, Buffer.from(JSON.stringify(state)));
   return { epoch, state: stateArtifact, variables: variablesArtifact, optimizer: optimizerArtifact };
 }
@@ -54,8 +67,11 @@ export async function restoreCheckpoint(
   variables: Variable[],
   optimizer: Optimizer,
 ): Promise<{ epoch: number; history: History }> {
-  const state = JSON.parse((await readArtifact(store, checkpoint.state, 'a training checkpoint')).toString('utf8')) as CheckpointState;
-  const toArrayBuffer = (buffer: Buffer) => buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer;
+  const state = JSON.parse(
+    (await readArtifact(store, checkpoint.state, 'a training checkpoint')).toString('utf8'),
+  ) as CheckpointState;
+  const toArrayBuffer = (buffer: Buffer) =>
+    buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer;
   const values = tf.io.decodeWeights(
     toArrayBuffer(await readArtifact(store, checkpoint.variables, 'a training checkpoint')),
     state.variableSpecs as never,
@@ -71,6 +87,11 @@ export async function restoreCheckpoint(
     toArrayBuffer(await readArtifact(store, checkpoint.optimizer, 'a training checkpoint')),
     state.optimizerSpecs as never,
   );
-  await optimizer.setWeights((state.optimizerSpecs as { name: string }[]).map((spec) => ({ name: spec.name, tensor: slots[spec.name] })));
+  await optimizer.setWeights(
+    (state.optimizerSpecs as { name: string }[]).map((spec) => ({
+      name: spec.name,
+      tensor: slots[spec.name],
+    })),
+  );
   return { epoch: state.epoch, history: state.history };
 }

@@ -21,12 +21,12 @@ interface KernelBackend {
 const registeredBackends = new Set<string>();
 
 /**
- * Registers Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter and
+ * Registers Conv2DBackpropFilter, Conv2DBackpropInput, DepthwiseConv2dNativeBackpropFilter and
  * DepthwiseConv2dNativeBackpropInput kernels on a backend, built from slices, matrix products and
  * sums, so that convolutional layers train where those kernels are missing or slow.
  *
- * TensorFlow.js 4.22's wasm backend has none of the three, and the cpu backend's
- * Conv2DBackpropFilter is a naive loop: about 20 s for one batch of 32 through a 1x1 convolution
+ * TensorFlow.js 4.22's wasm backend lacks three of them and runs Conv2DBackpropInput slowly, and
+ * the cpu backend's Conv2DBackpropFilter is a naive loop: about 20 s for one batch of 32 through a 1x1 convolution
  * from 320 to 1,280 channels on a 3x3 map (measured on a 2-core AMD EPYC). The kernels here use one
  * matMul, or one multiply-and-sum, per filter tap. Native backends (tfjs-node) keep their own.
  *
@@ -37,7 +37,10 @@ export function registerConvGradientKernels(tf: Tf, backendName: string): void {
   if (registeredBackends.has(backendName)) return;
   registeredBackends.add(backendName);
 
-  const register = (kernelName: string, compute: (inputs: Record<string, Tensor4D>, attrs: ConvAttrs) => Tensor) => {
+  const register = (
+    kernelName: string,
+    compute: (inputs: Record<string, Tensor4D>, attrs: ConvAttrs) => Tensor,
+  ) => {
     if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
     tf.registerKernel({
       kernelName,
@@ -47,7 +50,11 @@ export function registerConvGradientKernels(tf: Tf, backendName: string): void {
         const result = tf.tidy(() => {
           const tensors: Record<string, Tensor4D> = {};
           for (const [name, info] of Object.entries(inputs as unknown as Record<string, TensorInfo>)) {
-            tensors[name] = tf.tensor4d(kernelBackend.readSync(info.dataId), info.shape as [number, number, number, number], 'float32');
+            tensors[name] = tf.tensor4d(
+              kernelBackend.readSync(info.dataId),
+              info.shape as [number, number, number, number],
+              'float32',
+            );
           }
           return compute(tensors, attrs as unknown as ConvAttrs);
         });
@@ -62,11 +69,32 @@ export function registerConvGradientKernels(tf: Tf, backendName: string): void {
   register('Conv2DBackpropFilter', ({ x, dy }, attrs) =>
     conv2dFilterGradient(tf, x, dy, attrs.filterShape as number[], checkAttrs(attrs, 'Conv2DBackpropFilter')),
   );
+  register('Conv2DBackpropInput', ({ dy, filter }, attrs) =>
+    conv2dInputGradient(
+      tf,
+      attrs.inputShape as number[],
+      dy,
+      filter,
+      checkAttrs(attrs, 'Conv2DBackpropInput'),
+    ),
+  );
   register('DepthwiseConv2dNativeBackpropFilter', ({ x, dy }, attrs) =>
-    depthwiseFilterGradient(tf, x, dy, attrs.filterShape as number[], checkAttrs(attrs, 'DepthwiseConv2dNativeBackpropFilter')),
+    depthwiseFilterGradient(
+      tf,
+      x,
+      dy,
+      attrs.filterShape as number[],
+      checkAttrs(attrs, 'DepthwiseConv2dNativeBackpropFilter'),
+    ),
   );
   register('DepthwiseConv2dNativeBackpropInput', ({ dy, filter }, attrs) =>
-    depthwiseInputGradient(tf, attrs.inputShape as number[], dy, filter, checkAttrs(attrs, 'DepthwiseConv2dNativeBackpropInput')),
+    depthwiseInputGradient(
+      tf,
+      attrs.inputShape as number[],
+      dy,
+      filter,
+      checkAttrs(attrs, 'DepthwiseConv2dNativeBackpropInput'),
+    ),
   );
 }
 
@@ -78,10 +106,14 @@ interface Geometry {
 function checkAttrs(attrs: ConvAttrs, kernel: string): Geometry {
   const dilations = toPair(attrs.dilations ?? 1);
   if (dilations[0] !== 1 || dilations[1] !== 1) {
-    throw new Error(`Gradient of ${kernel} with dilations [${dilations}] is not supported; only dilation 1 is.`);
+    throw new Error(
+      `Gradient of ${kernel} with dilations [${dilations}] is not supported; only dilation 1 is.`,
+    );
   }
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast') {
-    throw new Error(`Gradient of ${kernel} with data format ${attrs.dataFormat} is not supported; only NHWC is.`);
+    throw new Error(
+      `Gradient of ${kernel} with data format ${attrs.dataFormat} is not supported; only NHWC is.`,
+    );
   }
   return { strides: toPair(attrs.strides), pad: attrs.pad };
 }
@@ -91,7 +123,14 @@ function toPair(value: number | [number, number]): [number, number] {
 }
 
 /** Padding added before the first row (or column), following TensorFlow's SAME and VALID rules. */
-function padBefore(pad: Pad, inSize: number, outSize: number, kernel: number, stride: number, axis: 1 | 2): number {
+function padBefore(
+  pad: Pad,
+  inSize: number,
+  outSize: number,
+  kernel: number,
+  stride: number,
+  axis: 1 | 2,
+): number {
   if (pad === 'valid') return 0;
   if (pad === 'same') return Math.floor(Math.max((outSize - 1) * stride + kernel - inSize, 0) / 2);
   if (typeof pad === 'number') return pad;
@@ -126,15 +165,21 @@ function tapSlices(tf: Tf, x: Tensor4D, outShape: number[], kernel: [number, num
       strideH === 1 && strideW === 1
         ? (tf.slice(padded, [0, i, j, 0], [batch, outHeight, outWidth, channels]) as Tensor4D)
         : (tf.stridedSlice(
-        padded,
-        [0, i, j, 0],
-        [batch, i + (outHeight - 1) * strideH + 1, j + (outWidth - 1) * strideW + 1, channels],
-        [1, strideH, strideW, 1],
-      ) as Tensor4D),
+            padded,
+            [0, i, j, 0],
+            [batch, i + (outHeight - 1) * strideH + 1, j + (outWidth - 1) * strideW + 1, channels],
+            [1, strideH, strideW, 1],
+          ) as Tensor4D),
   };
 }
 
-function conv2dFilterGradient(tf: Tf, x: Tensor4D, dy: Tensor4D, filterShape: number[], geometry: Geometry): Tensor {
+function conv2dFilterGradient(
+  tf: Tf,
+  x: Tensor4D,
+  dy: Tensor4D,
+  filterShape: number[],
+  geometry: Geometry,
+): Tensor {
   const [kernelH, kernelW, inChannels, outChannels] = filterShape;
   return tf.tidy(() => {
     const rows = dy.shape[0] * dy.shape[1] * dy.shape[2];
@@ -143,15 +188,22 @@ function conv2dFilterGradient(tf: Tf, x: Tensor4D, dy: Tensor4D, filterShape: nu
     const gradients: Tensor[] = [];
     for (let i = 0; i < kernelH; i++) {
       for (let j = 0; j < kernelW; j++) {
-        const columns = tf.reshape(taps.slice(i, j), [rows, inChannels]);
-        gradients.push(tf.matMul(columns, dyMatrix, true, false));
+        // An explicit transpose is faster on wasm than matMul's transposeA flag.
+        const columns = tf.transpose(tf.reshape(taps.slice(i, j), [rows, inChannels]));
+        gradients.push(tf.matMul(columns, dyMatrix));
       }
     }
     return tf.reshape(tf.stack(gradients), [kernelH, kernelW, inChannels, outChannels]);
   });
 }
 
-function depthwiseFilterGradient(tf: Tf, x: Tensor4D, dy: Tensor4D, filterShape: number[], geometry: Geometry): Tensor {
+function depthwiseFilterGradient(
+  tf: Tf,
+  x: Tensor4D,
+  dy: Tensor4D,
+  filterShape: number[],
+  geometry: Geometry,
+): Tensor {
   const [kernelH, kernelW, channels, multiplier] = filterShape;
   return tf.tidy(() => {
     const [batch, outHeight, outWidth] = dy.shape;
@@ -168,30 +220,37 @@ function depthwiseFilterGradient(tf: Tf, x: Tensor4D, dy: Tensor4D, filterShape:
   });
 }
 
-function depthwiseInputGradient(tf: Tf, xShape: number[], dy: Tensor4D, filter: Tensor4D, geometry: Geometry): Tensor {
-  const [kernelH, kernelW, channels, multiplier] = filter.shape;
-  const [batch, inHeight, inWidth] = xShape;
-  const [, outHeight, outWidth] = dy.shape;
+/**
+ * Sums per-tap input gradients into the input's shape. `tapGradient(i, j)` is the gradient that
+ * tap (i, j) sends back, shaped like the output; it lands at padded positions
+ * (h * stride + i, w * stride + j), so it is spread out by the stride and shifted by the tap.
+ */
+function scatterTaps(
+  tf: Tf,
+  xShape: number[],
+  outShape: number[],
+  kernel: [number, number],
+  geometry: Geometry,
+  tapGradient: (i: number, j: number) => Tensor,
+): Tensor {
+  const [batch, inHeight, inWidth, channels] = xShape;
+  const [, outHeight, outWidth] = outShape;
   const [strideH, strideW] = geometry.strides;
-  return tf.tidy(() => {
-    const top = padBefore(geometry.pad, inHeight, outHeight, kernelH, strideH, 1);
-    const left = padBefore(geometry.pad, inWidth, outWidth, kernelW, strideW, 2);
-    const neededHeight = (outHeight - 1) * strideH + kernelH;
-    const neededWidth = (outWidth - 1) * strideW + kernelW;
-    const spanH = (outHeight - 1) * strideH + 1;
-    const spanW = (outWidth - 1) * strideW + 1;
-    const dyByChannel = tf.reshape(dy, [batch, outHeight, outWidth, channels, multiplier]);
+  const top = padBefore(geometry.pad, inHeight, outHeight, kernel[0], strideH, 1);
+  const left = padBefore(geometry.pad, inWidth, outWidth, kernel[1], strideW, 2);
+  const neededHeight = (outHeight - 1) * strideH + kernel[0];
+  const neededWidth = (outWidth - 1) * strideW + kernel[1];
+  const spanH = (outHeight - 1) * strideH + 1;
+  const spanW = (outWidth - 1) * strideW + 1;
 
-    // Each tap (i, j) sends dy * filter[i, j] back to padded positions (h * stride + i, w * stride + j):
-    // spread the product out by the stride, shift it by the tap, and add the taps up.
-    let sum: Tensor | undefined;
-    for (let i = 0; i < kernelH; i++) {
-      for (let j = 0; j < kernelW; j++) {
-        const weights = tf.reshape(tf.slice(filter, [i, j, 0, 0], [1, 1, channels, multiplier]), [channels, multiplier]);
-        const product = tf.sum(tf.mul(dyByChannel, weights), 4);
-        const spread = tf.slice(
+  let sum: Tensor | undefined;
+  for (let i = 0; i < kernel[0]; i++) {
+    for (let j = 0; j < kernel[1]; j++) {
+      let spread = tapGradient(i, j);
+      if (strideH > 1 || strideW > 1) {
+        spread = tf.slice(
           tf.reshape(
-            tf.pad(tf.reshape(product, [batch, outHeight, 1, outWidth, 1, channels]), [
+            tf.pad(tf.reshape(spread, [batch, outHeight, 1, outWidth, 1, channels]), [
               [0, 0],
               [0, 0],
               [0, strideH - 1],
@@ -204,25 +263,69 @@ function depthwiseInputGradient(tf: Tf, xShape: number[], dy: Tensor4D, filter: 
           [0, 0, 0, 0],
           [batch, spanH, spanW, channels],
         );
-        const placed = tf.pad(spread, [
-          [0, 0],
-          [i, neededHeight - i - spanH],
-          [j, neededWidth - j - spanW],
-          [0, 0],
-        ]);
-        sum = sum ? tf.add(sum, placed) : placed;
       }
+      const placed = tf.pad(spread, [
+        [0, 0],
+        [i, neededHeight - i - spanH],
+        [j, neededWidth - j - spanW],
+        [0, 0],
+      ]);
+      sum = sum ? tf.add(sum, placed) : placed;
     }
+  }
 
-    // Crop the padding away; rows that no output read (VALID leftovers) get a zero gradient.
-    const keptHeight = Math.min(inHeight, neededHeight - top);
-    const keptWidth = Math.min(inWidth, neededWidth - left);
-    const cropped = tf.slice(sum as Tensor4D, [0, top, left, 0], [batch, keptHeight, keptWidth, channels]);
-    return tf.pad(cropped, [
-      [0, 0],
-      [0, inHeight - keptHeight],
-      [0, inWidth - keptWidth],
-      [0, 0],
-    ]);
+  // Crop the padding away; rows that no output read (VALID leftovers) get a zero gradient.
+  const keptHeight = Math.min(inHeight, neededHeight - top);
+  const keptWidth = Math.min(inWidth, neededWidth - left);
+  const cropped = tf.slice(sum as Tensor4D, [0, top, left, 0], [batch, keptHeight, keptWidth, channels]);
+  return tf.pad(cropped, [
+    [0, 0],
+    [0, inHeight - keptHeight],
+    [0, inWidth - keptWidth],
+    [0, 0],
+  ]);
+}
+
+function conv2dInputGradient(
+  tf: Tf,
+  xShape: number[],
+  dy: Tensor4D,
+  filter: Tensor4D,
+  geometry: Geometry,
+): Tensor {
+  const [kernelH, kernelW, inChannels, outChannels] = filter.shape;
+  return tf.tidy(() => {
+    const [batch, outHeight, outWidth] = dy.shape;
+    const dyMatrix = tf.reshape(dy, [batch * outHeight * outWidth, outChannels]);
+    // Transposed once: [kernelH, kernelW, outChannels, inChannels].
+    const transposed = tf.transpose(filter, [0, 1, 3, 2]);
+    return scatterTaps(tf, xShape, dy.shape, [kernelH, kernelW], geometry, (i, j) => {
+      const weights = tf.reshape(tf.slice(transposed, [i, j, 0, 0], [1, 1, outChannels, inChannels]), [
+        outChannels,
+        inChannels,
+      ]);
+      return tf.reshape(tf.matMul(dyMatrix, weights), [batch, outHeight, outWidth, inChannels]);
+    });
+  });
+}
+
+function depthwiseInputGradient(
+  tf: Tf,
+  xShape: number[],
+  dy: Tensor4D,
+  filter: Tensor4D,
+  geometry: Geometry,
+): Tensor {
+  const [kernelH, kernelW, channels, multiplier] = filter.shape;
+  return tf.tidy(() => {
+    const [batch, outHeight, outWidth] = dy.shape;
+    const dyByChannel = tf.reshape(dy, [batch, outHeight, outWidth, channels, multiplier]);
+    return scatterTaps(tf, xShape, dy.shape, [kernelH, kernelW], geometry, (i, j) => {
+      const weights = tf.reshape(tf.slice(filter, [i, j, 0, 0], [1, 1, channels, multiplier]), [
+        channels,
+        multiplier,
+      ]);
+      return tf.sum(tf.mul(dyByChannel, weights), 4);
+    });
   });
 }

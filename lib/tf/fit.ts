@@ -86,7 +86,10 @@ export async function fit(options: FitOptions): Promise<History> {
           true,
           options.variables,
         ) as Tensor;
-        const result = [loss.dataSync()[0], countCorrect(tf, logits as Tensor, data.labels, indices, numClasses)];
+        const result = [
+          loss.dataSync()[0],
+          countCorrect(tf, logits as Tensor, data.labels, indices, numClasses),
+        ];
         logits?.dispose();
         return result;
       });
@@ -143,7 +146,9 @@ export function evaluate(
     const indices = [...Array(Math.min(options.batchSize, count - start)).keys()].map((i) => start + i);
     tf.tidy(() => {
       const logits = options.forward(gather(tf, data, indices), false);
-      lossSum += lossOf(tf, labelsTensor(tf, data.labels, indices, numClasses), logits, numClasses).dataSync()[0] * indices.length;
+      lossSum +=
+        lossOf(tf, labelsTensor(tf, data.labels, indices, numClasses), logits, numClasses).dataSync()[0] *
+        indices.length;
       correct += countCorrect(tf, logits, data.labels, indices, numClasses);
     });
   }
@@ -165,10 +170,20 @@ function labelsTensor(tf: Tf, labels: Int32Array, indices: number[], numClasses:
 }
 
 function lossOf(tf: Tf, labels: Tensor, logits: Tensor, numClasses: number): Tensor {
-  return numClasses === 2 ? tf.losses.sigmoidCrossEntropy(labels, logits) : tf.losses.softmaxCrossEntropy(labels, logits);
+  return numClasses === 2
+    ? tf.losses.sigmoidCrossEntropy(labels, logits)
+    : tf.losses.softmaxCrossEntropy(labels, logits);
 }
 
-function countCorrect(tf: Tf, logits: Tensor, labels: Int32Array, indices: number[], numClasses: number): number {
-  const predicted = (numClasses === 2 ? tf.greaterEqual(logits, 0).reshape([-1]) : tf.argMax(logits, 1)).dataSync();
+function countCorrect(
+  tf: Tf,
+  logits: Tensor,
+  labels: Int32Array,
+  indices: number[],
+  numClasses: number,
+): number {
+  const predicted = (
+    numClasses === 2 ? tf.greaterEqual(logits, 0).reshape([-1]) : tf.argMax(logits, 1)
+  ).dataSync();
   return indices.reduce((sum, index, row) => sum + (Number(predicted[row]) === labels[index] ? 1 : 0), 0);
 }

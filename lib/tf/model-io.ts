@@ -7,7 +7,10 @@ import type { LayersModel, Tf } from './tf';
 
 interface ModelJson {
   format?: string;
-  modelTopology?: { class_name?: string; model_config?: ModelConfig; node?: unknown } & Record<string, unknown>;
+  modelTopology?: { class_name?: string; model_config?: ModelConfig; node?: unknown } & Record<
+    string,
+    unknown
+  >;
   weightsManifest?: { paths: string[]; weights: unknown[] }[];
 }
 interface ModelConfig {
@@ -40,11 +43,20 @@ export interface LoadModelOptions {
  * @throws InvalidInputError if model.json cannot be read, describes a graph model, or names a weight
  *   shard outside the model's folder.
  */
-export async function loadLayersModel(tf: Tf, location: string, options: LoadModelOptions = {}): Promise<LayersModel> {
+export async function loadLayersModel(
+  tf: Tf,
+  location: string,
+  options: LoadModelOptions = {},
+): Promise<LayersModel> {
   const modelJson = await readModelJson(location);
 
   const topology = modelJson.modelTopology;
-  if (modelJson.format === 'graph-model' || !topology || topology.node !== undefined || !topology.model_config) {
+  if (
+    modelJson.format === 'graph-model' ||
+    !topology ||
+    topology.node !== undefined ||
+    !topology.model_config
+  ) {
     throw new InvalidInputError(
       `${location} is a TensorFlow.js graph model, which holds a frozen inference graph and cannot be ` +
         'fine-tuned. Convert the Keras model with tensorflowjs_converter --output_format=tfjs_layers_model.',
@@ -86,7 +98,9 @@ export async function saveLayersModel(
     save: async (artifacts) => {
       const weightData = artifacts.weightData;
       const bytes = Buffer.from(
-        Array.isArray(weightData) ? concatToArrayBuffer(weightData.map((b) => Buffer.from(b))) : (weightData ?? new ArrayBuffer(0)),
+        Array.isArray(weightData)
+          ? concatToArrayBuffer(weightData.map((b) => Buffer.from(b)))
+          : (weightData ?? new ArrayBuffer(0)),
       );
       const weights = await store.put(`${prefix}/weights.bin`, bytes);
       const json = {
@@ -140,7 +154,8 @@ function truncateAt(config: ModelConfig, outputLayer: string, location: string):
     const name = pending.pop() as string;
     if (kept.has(name)) continue;
     kept.add(name);
-    for (const node of byName.get(name)?.inbound_nodes ?? []) for (const [inbound] of node) pending.push(inbound);
+    for (const node of byName.get(name)?.inbound_nodes ?? [])
+      for (const [inbound] of node) pending.push(inbound);
   }
   config.config.layers = layers.filter((layer) => kept.has(layer.name));
   config.config.output_layers = [[outputLayer, 0, 0]];
@@ -149,7 +164,9 @@ function truncateAt(config: ModelConfig, outputLayer: string, location: string):
 function setInputSize(config: ModelConfig, [height, width]: [number, number], location: string): void {
   const inputs = config.config.layers.filter((layer) => layer.class_name === 'InputLayer');
   if (inputs.length !== 1) {
-    throw new InvalidInputError(`Cannot change the input size of ${location}: it has ${inputs.length} input layers, expected 1.`);
+    throw new InvalidInputError(
+      `Cannot change the input size of ${location}: it has ${inputs.length} input layers, expected 1.`,
+    );
   }
   const shape = inputs[0].config.batch_input_shape as (number | null)[];
   if (!Array.isArray(shape) || shape.length !== 4) {
@@ -199,8 +216,15 @@ export interface StoredModel {
 }
 
 /** Loads a LayersModel saved by {@link saveLayersModel}, checking both files' sha256 first. */
-export async function loadStoredModel(tf: Tf, store: ArtifactStore, model: StoredModel, writtenBy: string): Promise<LayersModel> {
-  const json = JSON.parse((await readArtifact(store, model.modelJson, writtenBy)).toString('utf8')) as ModelJson;
+export async function loadStoredModel(
+  tf: Tf,
+  store: ArtifactStore,
+  model: StoredModel,
+  writtenBy: string,
+): Promise<LayersModel> {
+  const json = JSON.parse(
+    (await readArtifact(store, model.modelJson, writtenBy)).toString('utf8'),
+  ) as ModelJson;
   const weights = await readArtifact(store, model.weights, writtenBy);
   return tf.loadLayersModel(
     tf.io.fromMemory({

@@ -20,7 +20,12 @@ export interface Head {
 }
 
 /** Loads a base model for an input size, ending at its feature-map layer (include_top=False). */
-export function loadBase(tf: Tf, options: BaseModelOptions, height: number, width: number): Promise<LayersModel> {
+export function loadBase(
+  tf: Tf,
+  options: BaseModelOptions,
+  height: number,
+  width: number,
+): Promise<LayersModel> {
   return loadLayersModel(tf, options.uri, { inputSize: [height, width], outputLayer: options.outputLayer });
 }
 
@@ -55,7 +60,9 @@ export function assembleModel(
 ): LayersModel {
   const [, height, width, channels] = base.inputs[0].shape as number[];
   const input = tf.input({ shape: [height, width, channels], name: 'pixels' });
-  const rescaled = tf.layers.rescaling({ scale: preprocessing.scale, offset: preprocessing.offset, name: 'rescaling' }).apply(input);
+  const rescaled = tf.layers
+    .rescaling({ scale: preprocessing.scale, offset: preprocessing.offset, name: 'rescaling' })
+    .apply(input);
   const features = base.apply(rescaled) as SymbolicTensor;
   const pooled = tf.layers.globalAveragePooling2d({ name: 'head_pooling' }).apply(features);
   const logits = head.dense.apply(head.dropout.apply(pooled)) as SymbolicTensor;
@@ -81,11 +88,15 @@ export function splitBase(tf: Tf, base: LayersModel, fromLayer: string): SplitBa
   try {
     first = base.getLayer(fromLayer);
   } catch {
-    throw new InvalidInputError(`fineTune.fromLayer ${JSON.stringify(fromLayer)} is not a layer of the base model.`);
+    throw new InvalidInputError(
+      `fineTune.fromLayer ${JSON.stringify(fromLayer)} is not a layer of the base model.`,
+    );
   }
   const cutInputs = first.inboundNodes[0].inputTensors;
   if (cutInputs.length !== 1) {
-    throw new InvalidInputError(`fineTune.fromLayer ${fromLayer} takes ${cutInputs.length} inputs; pick a layer with one input.`);
+    throw new InvalidInputError(
+      `fineTune.fromLayer ${fromLayer} takes ${cutInputs.length} inputs; pick a layer with one input.`,
+    );
   }
   const cut = cutInputs[0];
   const input = tf.input({ shape: cut.shape.slice(1) as number[], name: `${fromLayer}_input` });
@@ -103,13 +114,18 @@ export function splitBase(tf: Tf, base: LayersModel, fromLayer: string): SplitBa
           'Pick a layer where the network narrows to one tensor, such as the first layer of a block.',
       );
     }
-    const applied = layer.apply(inputs.length === 1 ? mapped.get(inputs[0])! : inputs.map((tensor) => mapped.get(tensor)!));
+    const applied = layer.apply(
+      inputs.length === 1 ? mapped.get(inputs[0])! : inputs.map((tensor) => mapped.get(tensor)!),
+    );
     const outputs = Array.isArray(applied) ? applied : [applied];
     node.outputTensors.forEach((tensor, i) => mapped.set(tensor, outputs[i] as SymbolicTensor));
   }
 
   const output = mapped.get(base.outputs[0]);
-  if (!output) throw new InvalidInputError(`fineTune.fromLayer ${fromLayer} is not below the base model's output layer.`);
+  if (!output)
+    throw new InvalidInputError(
+      `fineTune.fromLayer ${fromLayer} is not below the base model's output layer.`,
+    );
   return {
     bottom: tf.model({ inputs: base.inputs, outputs: cut, name: 'frozen_bottom' }),
     top: tf.model({ inputs: input, outputs: output, name: 'trainable_top' }),
