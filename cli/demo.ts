@@ -8,6 +8,8 @@ import { createWorkers } from '../workers/worker';
 import { followRun } from './follow';
 
 const stateDir = path.resolve(__dirname, '..', '..', '.retrain');
+export const DEV_SERVER_DB = path.join(stateDir, 'temporal', 'dev.sqlite');
+export const DEV_SERVER_LOG = path.join(stateDir, 'logs', 'temporal.log');
 
 /**
  * Runs the demo: a dev server (started detached and left running for the Web UI, or the one at
@@ -22,11 +24,7 @@ export async function runDemo(configFile: string): Promise<void> {
   let uiUrl = process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';
   if (!address) {
     console.log('Starting the Temporal dev server (SQLite at .retrain/temporal/dev.sqlite)...');
-    const server = await startDevServer({
-      dbFile: path.join(stateDir, 'temporal', 'dev.sqlite'),
-      logFile: path.join(stateDir, 'logs', 'temporal.log'),
-      detached: true,
-    });
+    const server = await startDevServer({ dbFile: DEV_SERVER_DB, logFile: DEV_SERVER_LOG, detached: true });
     address = server.address;
     uiUrl = server.uiUrl;
   }
@@ -78,7 +76,7 @@ export async function runDemo(configFile: string): Promise<void> {
     console.log(`Total:       ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (!process.env.TEMPORAL_ADDRESS) {
       console.log(
-        '\nThe dev server keeps running for the Web UI; stop it with: pkill -f "temporal server start-dev"',
+        '\nThe dev server keeps running for the Web UI; stop it with: node bin/retrain.js server stop',
       );
     }
   } finally {

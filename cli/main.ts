@@ -6,7 +6,8 @@ import { loadConfigFile } from '../lib/config';
 import { InvalidInputError } from '../lib/errors';
 import { createWorkers, type QueueKind } from '../workers/worker';
 import { installWorkerLogger } from '../workers/logging';
-import { runDemo } from './demo';
+import { DEV_SERVER_DB, DEV_SERVER_LOG, runDemo } from './demo';
+import { startDevServer, stopDetachedServer } from '../infra/temporal-server';
 import { followRun, formatStageLine } from './follow';
 import { describeRun } from '../lib/client';
 
@@ -78,6 +79,27 @@ program
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => set.shutdown());
     await set.run();
     await set.close();
+  });
+
+const server = program
+  .command('server')
+  .description('Manage the local Temporal dev server (SQLite in .retrain/temporal).');
+server
+  .command('start')
+  .description('Start the dev server in the background, or report the one already running.')
+  .action(async () => {
+    const started = await startDevServer({ dbFile: DEV_SERVER_DB, logFile: DEV_SERVER_LOG, detached: true });
+    console.log(`Temporal dev server on ${started.address}; Web UI at ${started.uiUrl}`);
+  });
+server
+  .command('stop')
+  .description('Stop the dev server that `server start` or `demo` started.')
+  .action(async () => {
+    console.log(
+      (await stopDetachedServer(DEV_SERVER_DB))
+        ? 'Stopped the Temporal dev server.'
+        : 'No dev server was running.',
+    );
   });
 
 program

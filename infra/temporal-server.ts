@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -108,7 +108,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ],
     { stdio: ['ignore', output, output], detached: options.detached ?? false },
   );
-  if (options.detached) child.unref();
+  if (options.detached) {
+    child.unref();
+    writeFileSync(pidFileFor(options.dbFile), String(child.pid));
+  }
 
   let exited: number | null | undefined;
   child.once('exit', (code) => (exited = code));
@@ -147,4 +150,34 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** File that records the process id of a detached dev server, beside its database. */
+export function pidFileFor(dbFile: string): string {
+  return path.join(path.dirname(dbFile), 'server.pid');
+}
+
+/**
+ * Stops a detached dev server started on a database file: SIGTERM, then SIGKILL after 10 s.
+ * Returns false when no server was recorded or it had already exited.
+ */
+export async function stopDetachedServer(dbFile: string): Promise<boolean> {
+  const pidFile = pidFileFor(dbFile);
+  if (!existsSync(pidFile)) return false;
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  rmSync(pidFile);
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!Number.isInteger(pid) || !alive()) return false;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (alive()) process.kill(pid, 'SIGKILL');
+  return true;
 }

@@ -36,10 +36,16 @@ test('base model loads over HTTP', async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const { port } = server.address() as AddressInfo;
-    const base = await loadLayersModel(tf, `http://127.0.0.1:${port}/models/model.json`, { inputSize: [64, 64], outputLayer: 'out_relu' });
+    const base = await loadLayersModel(tf, `http://127.0.0.1:${port}/models/model.json`, {
+      inputSize: [64, 64],
+      outputLayer: 'out_relu',
+    });
     assert.deepEqual(base.outputs[0].shape, [null, 2, 2, 1280]);
     assert.deepEqual(requests, ['/models/model.json', '/models/group1-shard1of1.bin']);
-    await assert.rejects(loadLayersModel(tf, `http://127.0.0.1:${port}/models/missing.json`), /Cannot read the base model.*HTTP 404/);
+    await assert.rejects(
+      loadLayersModel(tf, `http://127.0.0.1:${port}/models/missing.json`),
+      /Cannot read the base model.*HTTP 404/,
+    );
   } finally {
     server.close();
   }
@@ -55,13 +61,25 @@ test('model loader rejects unsafe and graph models', async () => {
       weightsManifest: [{ paths: ['../../etc/shadow'], weights: [] }],
     }),
   );
-  await assert.rejects(loadLayersModel(tf, escaping), /Weight shard path "\.\.\/\.\.\/etc\/shadow" .* points outside the model's folder/);
+  await assert.rejects(
+    loadLayersModel(tf, escaping),
+    /Weight shard path "\.\.\/\.\.\/etc\/shadow" .* points outside the model's folder/,
+  );
 
   const graph = path.join(folder, 'graph.json');
-  await fs.writeFile(graph, JSON.stringify({ format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [] }));
-  await assert.rejects(loadLayersModel(tf, graph), /is a TensorFlow\.js graph model, .* cannot be fine-tuned/);
+  await fs.writeFile(
+    graph,
+    JSON.stringify({ format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [] }),
+  );
+  await assert.rejects(
+    loadLayersModel(tf, graph),
+    /is a TensorFlow\.js graph model, .* cannot be fine-tuned/,
+  );
 
-  await assert.rejects(loadLayersModel(tf, MOBILENET_V2, { outputLayer: 'no_such_layer' }), /Layer "no_such_layer" is not in/);
+  await assert.rejects(
+    loadLayersModel(tf, MOBILENET_V2, { outputLayer: 'no_such_layer' }),
+    /Layer "no_such_layer" is not in/,
+  );
 });
 
 test('splitBase cuts at a block boundary', async () => {
@@ -71,9 +89,14 @@ test('splitBase cuts at a block boundary', async () => {
   assert.deepEqual(top.inputs[0].shape, [null, 2, 2, 160]);
   const x = tf.randomUniform([2, 64, 64, 3]);
   const whole = base.predict(x) as import('@tensorflow/tfjs').Tensor;
-  const composed = top.predict(bottom.predict(x) as import('@tensorflow/tfjs').Tensor) as import('@tensorflow/tfjs').Tensor;
+  const composed = top.predict(
+    bottom.predict(x) as import('@tensorflow/tfjs').Tensor,
+  ) as import('@tensorflow/tfjs').Tensor;
   assert.ok(tf.max(tf.abs(tf.sub(whole, composed))).dataSync()[0] < 1e-4);
 
-  assert.throws(() => splitBase(tf, base, 'block_14_project'), /layer block_14_add also reads .* below the cut/);
+  assert.throws(
+    () => splitBase(tf, base, 'block_14_project'),
+    /layer block_14_add also reads .* below the cut/,
+  );
   assert.throws(() => splitBase(tf, base, 'nope'), /fineTune\.fromLayer "nope" is not a layer/);
 });

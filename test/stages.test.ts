@@ -17,9 +17,20 @@ import { tempDir, writeFakeFashionMnist, writeImageFolder } from './helpers/data
 
 type Activity = (input: StageInput) => Promise<StageResult>;
 
-async function runStage(activity: Activity, storeUri: string, params: unknown, inputs: Record<string, StageManifest> = {}) {
+async function runStage(
+  activity: Activity,
+  storeUri: string,
+  params: unknown,
+  inputs: Record<string, StageManifest> = {},
+) {
   const environment = new MockActivityEnvironment({ attempt: 1 });
-  return (await environment.run(activity, { pipeline: 'test', stage: activity.name, storeUri, params, inputs })) as StageResult;
+  return (await environment.run(activity, {
+    pipeline: 'test',
+    stage: activity.name,
+    storeUri,
+    params,
+    inputs,
+  })) as StageResult;
 }
 
 const config = (dataset: unknown, extra: Record<string, unknown> = {}) =>
@@ -29,7 +40,11 @@ test('download reads Fashion-MNIST classes by name', async () => {
   const source = tempDir();
   writeFakeFashionMnist(source, 6);
   const store = tempDir();
-  const params = config({ source: { type: 'fashion-mnist', path: source, subset: 'train' }, classes: ['Coat', 'Trouser'], maxPerClass: 4 }).dataset;
+  const params = config({
+    source: { type: 'fashion-mnist', path: source, subset: 'train' },
+    classes: ['Coat', 'Trouser'],
+    maxPerClass: 4,
+  }).dataset;
 
   const result = await runStage(download, store, params);
   assert.equal(result.cached, false);
@@ -50,7 +65,10 @@ test('download cache key follows source data', async () => {
   const source = tempDir();
   writeFakeFashionMnist(source, 3);
   const store = tempDir();
-  const params = config({ source: { type: 'fashion-mnist', path: source, subset: 'train' }, classes: ['Coat', 'Bag'] }).dataset;
+  const params = config({
+    source: { type: 'fashion-mnist', path: source, subset: 'train' },
+    classes: ['Coat', 'Bag'],
+  }).dataset;
   const first = await runStage(download, store, params);
   writeFakeFashionMnist(source, 4);
   const second = await runStage(download, store, params);
@@ -62,15 +80,24 @@ test('download cache key follows source data', async () => {
 test('download rejects missing source and unknown class', async () => {
   const store = tempDir();
   const missing = config({ source: { type: 'fashion-mnist', path: '/nonexistent/folder' } }).dataset;
-  await assert.rejects(runStage(download, store, missing), (error: Error & { type?: string; nonRetryable?: boolean }) => {
-    assert.match(error.message, /\/nonexistent\/folder\/.*is missing. Install Debian's dataset-fashion-mnist/);
-    assert.equal(error.type, 'InvalidInput');
-    assert.equal(error.nonRetryable, true);
-    return true;
-  });
+  await assert.rejects(
+    runStage(download, store, missing),
+    (error: Error & { type?: string; nonRetryable?: boolean }) => {
+      assert.match(
+        error.message,
+        /\/nonexistent\/folder\/.*is missing. Install Debian's dataset-fashion-mnist/,
+      );
+      assert.equal(error.type, 'InvalidInput');
+      assert.equal(error.nonRetryable, true);
+      return true;
+    },
+  );
   const source = tempDir();
   writeFakeFashionMnist(source, 2);
-  const unknown = config({ source: { type: 'fashion-mnist', path: source }, classes: ['Coat', 'Hat'] }).dataset;
+  const unknown = config({
+    source: { type: 'fashion-mnist', path: source },
+    classes: ['Coat', 'Hat'],
+  }).dataset;
   await assert.rejects(runStage(download, store, unknown), /Class "Hat" is not a Fashion-MNIST class/);
 });
 
@@ -80,16 +107,26 @@ test('download copies an image folder', async () => {
   await fs.writeFile(path.join(source, 'cats', 'Thumbs.db'), 'not an image');
   await fs.writeFile(path.join(source, 'dogs', '.hidden.jpg'), 'hidden');
   const store = tempDir();
-  const result = await runStage(download, store, config({ source: { type: 'image-folder', path: source } }).dataset);
+  const result = await runStage(
+    download,
+    store,
+    config({ source: { type: 'image-folder', path: source } }).dataset,
+  );
   assert.deepEqual(result.manifest.info.classNames, ['cats', 'dogs']);
   assert.equal(result.manifest.counts.images, 8);
   assert.equal(result.manifest.counts.ignored, 2);
-  const index = JSON.parse((await readArtifact(openStore(store), result.manifest.artifacts.index)).toString()) as { source: string; label: number }[];
+  const index = JSON.parse(
+    (await readArtifact(openStore(store), result.manifest.artifacts.index)).toString(),
+  ) as { source: string; label: number }[];
   assert.ok(index.some((entry) => entry.source === 'dogs/nested/img1.png' && entry.label === 1));
 
   await fs.mkdir(path.join(source, 'empty'));
   await assert.rejects(
-    runStage(download, store, config({ source: { type: 'image-folder', path: source }, classes: ['cats', 'empty'] }).dataset),
+    runStage(
+      download,
+      store,
+      config({ source: { type: 'image-folder', path: source }, classes: ['cats', 'empty'] }).dataset,
+    ),
     /Class folder .*empty has no images/,
   );
 });
@@ -101,7 +138,8 @@ async function preparedDataset(perClass: number) {
   const dataset = await runStage(
     download,
     store,
-    config({ source: { type: 'fashion-mnist', path: source, subset: 'train' }, classes: ['Coat', 'Bag'] }).dataset,
+    config({ source: { type: 'fashion-mnist', path: source, subset: 'train' }, classes: ['Coat', 'Bag'] })
+      .dataset,
   );
   return { store, dataset: dataset.manifest };
 }
@@ -110,26 +148,38 @@ test('split is stratified and seeded', async () => {
   const { store, dataset } = await preparedDataset(20);
   const params = { train: 50, validation: 25, test: 25, seed: 9 };
   const result = await runStage(split, store, params, { download: dataset });
-  assert.deepEqual([result.manifest.counts.train, result.manifest.counts.validation, result.manifest.counts.test], [20, 10, 10]);
+  assert.deepEqual(
+    [result.manifest.counts.train, result.manifest.counts.validation, result.manifest.counts.test],
+    [20, 10, 10],
+  );
   assert.equal(result.manifest.counts['train:Coat'], 10);
   assert.equal(result.manifest.counts['test:Bag'], 5);
 
-  const assignment = JSON.parse((await readArtifact(openStore(store), result.manifest.artifacts.split)).toString()) as Record<string, number[]>;
+  const assignment = JSON.parse(
+    (await readArtifact(openStore(store), result.manifest.artifacts.split)).toString(),
+  ) as Record<string, number[]>;
   const all = [...assignment.train, ...assignment.validation, ...assignment.test];
   assert.equal(new Set(all).size, all.length, 'splits overlap');
 
   const reseeded = await runStage(split, store, { ...params, seed: 10 }, { download: dataset });
-  const other = JSON.parse((await readArtifact(openStore(store), reseeded.manifest.artifacts.split)).toString()) as Record<string, number[]>;
+  const other = JSON.parse(
+    (await readArtifact(openStore(store), reseeded.manifest.artifacts.split)).toString(),
+  ) as Record<string, number[]>;
   assert.notDeepEqual(other.train, assignment.train);
 
-  await assert.rejects(runStage(split, store, { train: 50, validation: 1, test: 25, seed: 9 }, { download: dataset }), /too few for a 1% validation split/);
+  await assert.rejects(
+    runStage(split, store, { train: 50, validation: 1, test: 25, seed: 9 }, { download: dataset }),
+    /too few for a 1% validation split/,
+  );
 });
 
 test('resize stores RGB uint8 shards and skips corrupt files', async () => {
   const source = tempDir();
   await writeImageFolder(source, ['a', 'b'], 6);
   await fs.writeFile(path.join(source, 'a', 'broken.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 1, 2, 3]));
-  await sharp({ create: { width: 20, height: 10, channels: 4, background: { r: 0, g: 0, b: 255, alpha: 0.5 } } })
+  await sharp({
+    create: { width: 20, height: 10, channels: 4, background: { r: 0, g: 0, b: 255, alpha: 0.5 } },
+  })
     .png()
     .toFile(path.join(source, 'b', 'alpha.png'));
   await sharp({ create: { width: 12, height: 12, channels: 3, background: '#808080' } })
@@ -137,12 +187,22 @@ test('resize stores RGB uint8 shards and skips corrupt files', async () => {
     .png()
     .toFile(path.join(source, 'b', 'gray.png'));
   const store = tempDir();
-  const dataset = (await runStage(download, store, config({ source: { type: 'image-folder', path: source } }).dataset)).manifest;
-  const splitManifest = (await runStage(split, store, { train: 50, validation: 25, test: 25, seed: 1 }, { download: dataset })).manifest;
-  const result = await runStage(resize, store, { height: 16, width: 24 }, { download: dataset, split: splitManifest });
+  const dataset = (
+    await runStage(download, store, config({ source: { type: 'image-folder', path: source } }).dataset)
+  ).manifest;
+  const splitManifest = (
+    await runStage(split, store, { train: 50, validation: 25, test: 25, seed: 1 }, { download: dataset })
+  ).manifest;
+  const result = await runStage(
+    resize,
+    store,
+    { height: 16, width: 24 },
+    { download: dataset, split: splitManifest },
+  );
 
   const skipped = result.manifest.info.skipped as { source: string; reason: string }[];
-  const total = result.manifest.counts.train + result.manifest.counts.validation + result.manifest.counts.test;
+  const total =
+    result.manifest.counts.train + result.manifest.counts.validation + result.manifest.counts.test;
   const assigned = splitManifest.counts.train + splitManifest.counts.validation + splitManifest.counts.test;
   assert.equal(total + skipped.length, assigned);
   assert.equal(skipped.length, 1);
@@ -156,13 +216,26 @@ test('resize stores RGB uint8 shards and skips corrupt files', async () => {
 
 test('augment-cache writes distinct copies', async () => {
   const { store, dataset } = await preparedDataset(8);
-  const splitManifest = (await runStage(split, store, { train: 50, validation: 25, test: 25, seed: 1 }, { download: dataset })).manifest;
-  const resized = (await runStage(resize, store, { height: 32, width: 32 }, { download: dataset, split: splitManifest })).manifest;
-  const result = await runStage(augmentCache, store, { flip: 'horizontal', rotation: 0.1, copies: 2, seed: 5 }, { resize: resized });
+  const splitManifest = (
+    await runStage(split, store, { train: 50, validation: 25, test: 25, seed: 1 }, { download: dataset })
+  ).manifest;
+  const resized = (
+    await runStage(resize, store, { height: 32, width: 32 }, { download: dataset, split: splitManifest })
+  ).manifest;
+  const result = await runStage(
+    augmentCache,
+    store,
+    { flip: 'horizontal', rotation: 0.1, copies: 2, seed: 5 },
+    { resize: resized },
+  );
 
   const groups = result.manifest.info.shards as ShardGroups;
   assert.deepEqual(Object.keys(groups).sort(), ['test', 'train-copy-0', 'train-copy-1', 'validation']);
-  assert.deepEqual(groups.validation, (resized.info.shards as ShardGroups).validation, 'validation must not be augmented');
+  assert.deepEqual(
+    groups.validation,
+    (resized.info.shards as ShardGroups).validation,
+    'validation must not be augmented',
+  );
   const original = await readShard(openStore(store), (resized.info.shards as ShardGroups).train[0], 'resize');
   const copies = [
     await readShard(openStore(store), groups['train-copy-0'][0], 'augment-cache'),
@@ -176,7 +249,10 @@ test('augment-cache writes distinct copies', async () => {
     assert.deepEqual(Array.from(copy.labels), Array.from(original.labels));
     for (let image = 0; image < original.shape[0]; image++) {
       // Rotation with reflected edges keeps about the same brightness; an all-black image would not.
-      assert.ok(Math.abs(mean(copy.images, image) - mean(original.images, image)) < 40, `image ${image} lost its content`);
+      assert.ok(
+        Math.abs(mean(copy.images, image) - mean(original.images, image)) < 40,
+        `image ${image} lost its content`,
+      );
     }
   }
   assert.notDeepEqual(copies[0].images, copies[1].images);

@@ -16,7 +16,13 @@ export function installWorkerLogger(file?: string): void {
   const format = (entry: LogEntry) => {
     const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
     // The task token and routine SDK fields make every line hundreds of characters long.
-    const { sdkComponent: _component, taskToken: _token, isLocal: _local, namespace: _namespace, ...meta } = entry.meta ?? {};
+    const {
+      sdkComponent: _component,
+      taskToken: _token,
+      isLocal: _local,
+      namespace: _namespace,
+      ...meta
+    } = entry.meta ?? {};
     const fields = Object.keys(meta).length > 0 ? ` ${JSON.stringify(meta)}` : '';
     return `${time} ${entry.level.padEnd(5)} ${entry.message}${fields}\n`;
   };
