@@ -25,7 +25,7 @@ export const datasetSourceSchema = z.discriminatedUnion('type', [
     type: z.literal('fashion-mnist'),
     /** Folder with the four IDX files, as Debian's dataset-fashion-mnist installs them. */
     path: z.string().default('/usr/share/datasets/fashion-mnist'),
-    /** Which of the original files to read: the 60,000 training images, the 10,000 test images, or both. */
+    /** Original files to read: the 60,000 training images, the 10,000 test images, or both. */
     subset: z.enum(['train', 'test', 'all']).default('all'),
   }),
   z.object({

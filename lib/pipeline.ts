@@ -9,8 +9,9 @@ export interface ArtifactRef {
 }
 
 /**
- * What a stage committed: its artifacts with digests, plus counts, metrics and small facts that
- * later stages and reports read. Manifests are small JSON; images and tensors stay in the store.
+ * Record of what a stage committed: its artifacts with digests, plus counts, metrics and small
+ * facts that later stages and reports read. Manifests are small JSON, because images and tensors
+ * stay in the store.
  */
 export interface StageManifest {
   stage: string;

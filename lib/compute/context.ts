@@ -2,7 +2,7 @@ import type { StageProgress } from '../pipeline';
 import { selectBackend, type BackendPreference, type ComputeRole, type SelectedBackend } from '../tf/backend';
 import { registerConvGradientKernels } from '../tf/conv-gradients';
 
-/** What a compute job uses to report back to the activity that runs it. */
+/** Callbacks through which a compute job reports to the activity that runs it. */
 export interface JobContext {
   progress(progress: StageProgress, resume?: unknown): void;
   log(message: string, fields?: Record<string, unknown>): void;

@@ -44,9 +44,9 @@ export interface TrainHeadJobResult {
 }
 
 /**
- * Trains a new head on a frozen base. The base runs once per image (`training` false, so its
- * BatchNormalization layers use their moving statistics), its pooled features are cached in the
- * store, and the head trains on them; this equals training the head through the frozen base.
+ * Trains a new head on a frozen base. The base runs once per image with `training` false, so its
+ * BatchNormalization layers use their moving statistics. Its pooled features are cached in the
+ * store and the head trains on them, which equals training the head through the frozen base.
  */
 export async function trainHeadJob(
   input: TrainHeadJobInput,

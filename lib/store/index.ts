@@ -41,7 +41,7 @@ export async function readArtifact(
   const digest = sha256(data);
   if (digest !== artifact.sha256) {
     throw new ArtifactIntegrityError(
-      `Artifact ${artifact.uri} written by ${writtenBy} is corrupted: sha256 ${digest}, manifest says ${artifact.sha256}.`,
+      `Artifact ${artifact.uri} written by ${writtenBy} is corrupted: its sha256 is ${digest} but the manifest records ${artifact.sha256}.`,
     );
   }
   return data;

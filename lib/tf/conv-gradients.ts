@@ -25,13 +25,14 @@ const registeredBackends = new Set<string>();
  * DepthwiseConv2dNativeBackpropInput kernels on a backend, built from slices, matrix products and
  * sums, so that convolutional layers train where those kernels are missing or slow.
  *
- * TensorFlow.js 4.22's wasm backend lacks three of them and runs Conv2DBackpropInput slowly, and
- * the cpu backend's Conv2DBackpropFilter is a naive loop: about 20 s for one batch of 32 through a 1x1 convolution
- * from 320 to 1,280 channels on a 3x3 map (measured on a 2-core AMD EPYC). The kernels here use one
- * matMul, or one multiply-and-sum, per filter tap. Native backends (tfjs-node) keep their own.
+ * TensorFlow.js 4.22's wasm backend lacks three of them and runs Conv2DBackpropInput slowly. The
+ * cpu backend's Conv2DBackpropFilter is a naive loop, which took about 20 s for one batch of 32
+ * through a 1x1 convolution from 320 to 1,280 channels on a 3x3 map (2-core AMD EPYC). The kernels
+ * here use one matMul, or one multiply-and-sum, per filter tap. Native backends (tfjs-node) keep
+ * their own.
  *
  * The kernels copy their inputs out of the backend and their result back in, because a kernel
- * function receives raw tensor handles; the copies are small next to the products they feed.
+ * function receives raw tensor handles. The copies are small next to the products they feed.
  */
 export function registerConvGradientKernels(tf: Tf, backendName: string): void {
   if (registeredBackends.has(backendName)) return;
@@ -221,8 +222,8 @@ function depthwiseFilterGradient(
 }
 
 /**
- * Sums per-tap input gradients into the input's shape. `tapGradient(i, j)` is the gradient that
- * tap (i, j) sends back, shaped like the output; it lands at padded positions
+ * Sums per-tap input gradients into the input's shape. `tapGradient(i, j)` returns the gradient
+ * that tap (i, j) sends back, shaped like the output. It lands at padded positions
  * (h * stride + i, w * stride + j), so it is spread out by the stride and shifted by the tap.
  */
 function scatterTaps(

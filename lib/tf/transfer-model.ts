@@ -76,9 +76,9 @@ export interface SplitBase {
 }
 
 /**
- * Cuts a functional model at the input of a named layer. Every layer from that one on that
- * depends on the cut tensor goes into `top`, rebuilt on a new Input and sharing its weights with
- * the original; the cut must be a single tensor that no later layer bypasses.
+ * Cuts a functional model at the input of a named layer. Every later layer that depends on the cut
+ * tensor goes into `top`, which is rebuilt on a new Input and shares its weights with the original.
+ * The cut must be a single tensor that no later layer bypasses.
  *
  * @throws InvalidInputError if the layer is missing, takes several inputs, or a later layer also
  *   reads a tensor from below the cut (a residual connection across it).
