@@ -55,7 +55,11 @@ export const trainHead = defineStage({
         'head/model.json': result.head.modelJson,
         'head/weights.bin': result.head.weights,
       },
-      metrics: lastEpoch(result.history),
+      metrics: {
+        ...lastEpoch(result.history),
+        trainingImagesPerSecond: result.trainingImagesPerSecond,
+        featureImagesPerSecond: result.featureImagesPerSecond,
+      },
       counts: {
         epochs: params.head.epochs,
         resumedFromEpoch: result.resumedFromEpoch,
@@ -109,7 +113,7 @@ export const fineTune = defineStage({
     }
     return {
       artifacts: { 'model.json': result.model.modelJson, 'weights.bin': result.model.weights },
-      metrics: lastEpoch(result.history),
+      metrics: { ...lastEpoch(result.history), trainingImagesPerSecond: result.trainingImagesPerSecond },
       counts: {
         epochs: params.fineTune.epochs,
         resumedFromEpoch: result.resumedFromEpoch,
@@ -147,7 +151,7 @@ export const trainBaseline = defineStage({
     });
     return {
       artifacts: { 'model.json': result.model.modelJson, 'weights.bin': result.model.weights },
-      metrics: lastEpoch(result.history),
+      metrics: { ...lastEpoch(result.history), trainingImagesPerSecond: result.trainingImagesPerSecond },
       counts: {
         epochs: params.baseline.epochs,
         resumedFromEpoch: result.resumedFromEpoch,

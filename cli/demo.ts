@@ -1,11 +1,11 @@
 import * as path from 'node:path';
 import { connectClient, startRun } from '../lib/client';
 import { loadConfigFile } from '../lib/config';
-import type { PipelineRunResult } from '../lib/pipeline';
 import { startDevServer } from '../infra/temporal-server';
 import { installWorkerLogger } from '../workers/logging';
 import { createWorkers } from '../workers/worker';
 import { followRun } from './follow';
+import { printRunSummary } from './summary';
 
 const stateDir = path.resolve(__dirname, '..', '..', '.retrain');
 export const DEV_SERVER_DB = path.join(stateDir, 'temporal', 'dev.sqlite');
@@ -54,25 +54,7 @@ export async function runDemo(configFile: string): Promise<void> {
       return;
     }
 
-    const result = (await client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
-    console.log('Stage wall times:');
-    for (const stage of status.stages) {
-      const seconds = stage.startedAt && stage.endedAt ? (stage.endedAt - stage.startedAt) / 1000 : 0;
-      console.log(`  ${stage.name.padEnd(15)} ${seconds.toFixed(1).padStart(7)} s  ${stage.status}`);
-    }
-    const evaluation = result.stages.evaluate.manifest;
-    const metrics = evaluation.metrics;
-    console.log('\nTest-set metrics of the fine-tuned model:');
-    for (const name of ['accuracy', 'loss', 'precision', 'recall', 'f1', 'rocAuc']) {
-      console.log(`  ${name.padEnd(10)} ${metrics[name].toFixed(4)}`);
-    }
-    console.log('Test accuracy of each model:');
-    for (const [name, value] of Object.entries(metrics).filter(([key]) => key.endsWith(':accuracy'))) {
-      console.log(`  ${name.replace(':accuracy', '').padEnd(15)} ${value.toFixed(4)}`);
-    }
-    console.log(`\nWorkflow id: ${workflowId}`);
-    console.log(`Report:      ${evaluation.artifacts['report.md'].uri}`);
-    console.log(`Web UI:      ${uiUrl}/namespaces/default/workflows/${workflowId}`);
+    await printRunSummary(client, status, uiUrl);
     console.log(`Total:       ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (!process.env.TEMPORAL_ADDRESS) {
       console.log(

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { connectClient, startRun, waitForRun } from '../lib/client';
+import { connectClient, startRun } from '../lib/client';
+import { printRunSummary } from './summary';
 import { loadConfigFile } from '../lib/config';
 import { InvalidInputError } from '../lib/errors';
 import { createWorkers, type QueueKind } from '../workers/worker';
 import { installWorkerLogger } from '../workers/logging';
+import { createGpuWorker } from '../workers/gpu-worker';
 import { DEV_SERVER_DB, DEV_SERVER_LOG, runDemo } from './demo';
 import { startDevServer, stopDetachedServer } from '../infra/temporal-server';
 import { followRun, formatStageLine } from './follow';
@@ -14,6 +16,8 @@ import { describeRun } from '../lib/client';
 const program = new Command();
 program.name('retrain').description('Transfer-learning pipelines as durable Temporal workflows.');
 const defaultAddress = () => process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+/** Web UI address of the local dev server, which serves it on 8233 beside gRPC on 7233. */
+const localUiUrl = (address: string) => (address === '127.0.0.1:7233' ? 'http://127.0.0.1:8233' : undefined);
 
 program
   .command('run')
@@ -30,8 +34,17 @@ program
       console.log(`Started ${workflowId}`);
       if (!options.follow) return;
       const status = await followRun(client, workflowId);
-      if (status.status !== 'COMPLETED') process.exitCode = 1;
-      else await waitForRun(client, workflowId);
+      console.log('');
+      if (status.status !== 'COMPLETED') {
+        console.log(`The run ended ${status.status}.`);
+        process.exitCode = 1;
+        return;
+      }
+      await printRunSummary(
+        client,
+        status,
+        process.env.TEMPORAL_UI_URL ?? localUiUrl(options.address ?? defaultAddress()),
+      );
     } finally {
       await close();
     }
@@ -80,6 +93,35 @@ program
     await set.run();
     await set.close();
   });
+
+program
+  .command('gpu-worker')
+  .description('Run a worker on the GPU task queue with tfjs-node-gpu, one training activity per GPU.')
+  .option('--address <host:port>', 'Temporal frontend address')
+  .option('--namespace <name>', 'Temporal namespace', 'default')
+  .option('--task-queue <name>', 'GPU task queue to poll', 'retrain-gpu')
+  .option('--allow-cpu-fallback', 'start on a CPU backend when no GPU or tfjs-node-gpu is usable')
+  .option('--log-file <file>', 'write logs to this file instead of stderr')
+  .action(
+    async (options: {
+      address?: string;
+      namespace: string;
+      taskQueue: string;
+      allowCpuFallback?: boolean;
+      logFile?: string;
+    }) => {
+      installWorkerLogger(options.logFile);
+      const set = await createGpuWorker({
+        address: options.address ?? defaultAddress(),
+        namespace: options.namespace,
+        gpuTaskQueue: options.taskQueue,
+        allowCpuFallback: options.allowCpuFallback,
+      });
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => set.shutdown());
+      await set.run();
+      await set.close();
+    },
+  );
 
 const server = program
   .command('server')

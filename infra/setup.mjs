@@ -1,11 +1,13 @@
-// Installs what retrain needs on a fresh machine: npm packages, Debian's Fashion-MNIST package and
-// the pretrained MobileNetV2 that nsfwjs bundles, written out as a plain TensorFlow.js model folder.
+// Installs what retrain needs on a fresh machine: npm packages, Debian's Fashion-MNIST package,
+// the pretrained MobileNetV2 that nsfwjs bundles (written out as a plain TensorFlow.js model folder)
+// and the native TensorFlow backend.
 // It uses only Node built-ins, because it runs before node_modules exists.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureNativeTensorflow } from './native-tensorflow.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const fashionMnistDir = '/usr/share/datasets/fashion-mnist';
@@ -75,3 +77,4 @@ function writeBaseModel() {
 installNpmPackages();
 installFashionMnist();
 writeBaseModel();
+ensureNativeTensorflow(root);

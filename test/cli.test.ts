@@ -30,3 +30,13 @@ test('help lists the commands', () => {
   for (const command of ['run', 'status', 'worker', 'demo'])
     assert.match(result.stdout, new RegExp(`\\b${command}\\b`));
 });
+
+test('gpu-worker rejects hosts without GPU', () => {
+  const result = spawnSync(process.execPath, [cli, 'gpu-worker', '--address', '127.0.0.1:1'], {
+    encoding: 'utf8',
+    env: { ...process.env, PATH: '/usr/bin:/bin' },
+  });
+  assert.equal(result.status, 1);
+  assert.match(result.stderr, /No NVIDIA GPU found: nvidia-smi is missing or lists no device/);
+  assert.match(result.stderr, /--allow-cpu-fallback/);
+});

@@ -75,6 +75,10 @@ test('pipeline runs all stages on real images', async () => {
   assert.deepEqual(Object.keys(result.stages).sort(), [...expected].sort());
   for (const name of expected) assert.equal(result.stages[name].cached, false, `${name} should have run`);
 
+  // npm run setup builds tfjs-node, so the training stages must report native TensorFlow.
+  assert.equal(result.stages['train-head'].manifest.info.backend, 'tensorflow');
+  assert.equal(result.stages['fine-tune'].manifest.info.backend, 'tensorflow');
+
   const split = result.stages.split.manifest.counts;
   assert.deepEqual([split.train, split.validation, split.test], [40, 20, 20]);
   assert.equal(split['train:Trouser'], 20);

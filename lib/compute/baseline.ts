@@ -30,6 +30,8 @@ export interface BaselineJobResult {
   model: StoredModel;
   history: History;
   resumedFromEpoch: number;
+  /** Training throughput of this attempt's epochs, validation excluded. */
+  trainingImagesPerSecond: number;
   parameters: number;
 }
 
@@ -95,7 +97,7 @@ export async function trainBaselineJob(
 
   const copies = input.trainCopies.length;
   let checkpoint = input.resume?.checkpoint;
-  history = await fit({
+  const fitted = await fit({
     tf,
     forward: (x, training) => model.apply(x, { training }) as Tensor,
     variables,
@@ -127,11 +129,13 @@ export async function trainBaselineJob(
     },
     log: (message) => context.log(message),
   });
+  history = fitted.history;
 
   return {
     model: await saveLayersModel(model, store, `${input.attemptPrefix}/model`),
     history,
     resumedFromEpoch: initialEpoch,
+    trainingImagesPerSecond: fitted.examplesPerSecond,
     parameters: model.countParams(),
   };
 }

@@ -48,6 +48,8 @@ export interface FineTuneJobResult {
   model: StoredModel;
   history: History;
   resumedFromEpoch: number;
+  /** Training throughput of this attempt's epochs, validation excluded. */
+  trainingImagesPerSecond: number;
   backend: string;
   trainableLayers: number;
   parameters: { total: number; trainable: number; nonTrainable: number };
@@ -145,7 +147,7 @@ export async function fineTuneJob(input: FineTuneJobInput, context: JobContext):
 
   const copies = input.trainCopies.length;
   let checkpoint = input.resume?.checkpoint;
-  history = await fit({
+  const fitted = await fit({
     tf,
     forward: (x, training) => applyHead(tf, head, forwardTop(x), training),
     variables,
@@ -177,6 +179,7 @@ export async function fineTuneJob(input: FineTuneJobInput, context: JobContext):
     },
     log: (message) => context.log(message),
   });
+  history = fitted.history;
 
   const model = assembleModel(tf, base, head, input.baseModel.preprocessing);
   const trainable = variables.reduce((sum, variable) => sum + variable.size, 0);
@@ -184,6 +187,7 @@ export async function fineTuneJob(input: FineTuneJobInput, context: JobContext):
     model: await saveLayersModel(model, store, `${input.attemptPrefix}/model`),
     history,
     resumedFromEpoch: initialEpoch,
+    trainingImagesPerSecond: fitted.examplesPerSecond,
     backend: info.backend,
     trainableLayers: base.layers.filter((layer) => layer.trainable && layer.weights.length > 0).length,
     parameters: { total: model.countParams(), trainable, nonTrainable: model.countParams() - trainable },

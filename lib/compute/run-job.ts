@@ -23,6 +23,9 @@ export interface RunJobOptions {
  * thread at once; whatever the job had committed to the store stays.
  */
 export function runJob<T>(job: JobName, input: unknown, options: RunJobOptions = {}): Promise<T> {
+  // libtensorflow reads this when it loads. Threads share the process environment only through
+  // the main thread, so it is set here, before the thread starts.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   return new Promise<T>((resolve, reject) => {
     const worker = new Worker(path.join(__dirname, 'thread.js'), { workerData: { job, input } });
     let settled = false;

@@ -39,6 +39,10 @@ export interface TrainHeadJobResult {
   history: History;
   features: Record<string, CachedOutputs>;
   resumedFromEpoch: number;
+  /** Training throughput of this attempt's epochs, validation excluded. */
+  trainingImagesPerSecond: number;
+  /** Feature-extraction throughput of the frozen base; 0 when every feature came from a checkpoint. */
+  featureImagesPerSecond: number;
   backend: string;
   parameters: { total: number; trainable: number; nonTrainable: number };
 }
@@ -65,6 +69,8 @@ export async function trainHeadJob(
   const extractor = tf.model({ inputs: pixels, outputs: pooled });
 
   const features: Record<string, CachedOutputs> = { ...(input.resume?.features ?? {}) };
+  const extractionStarted = Date.now();
+  let extractedImages = 0;
   const groups: [string, ShardRef[]][] = [
     ...input.trainCopies.map((shards, copy): [string, ShardRef[]] => [`train-copy-${copy}`, shards]),
     ['validation', input.validation],
@@ -84,8 +90,10 @@ export async function trainHeadJob(
           { features },
         ),
     );
+    extractedImages += shards.reduce((sum, shard) => sum + shard.count, 0);
     context.progress({ phase: `features ${group}`, fraction: 1 }, { features });
   }
+  const extractionSeconds = (Date.now() - extractionStarted) / 1000;
 
   const head = createHead(tf, input.numClasses, input.dropout);
   const featureSize = pooled.shape[1] as number;
@@ -110,7 +118,7 @@ export async function trainHeadJob(
 
   const validationSet = await loadCachedOutputs(store, features.validation);
   let checkpoint = input.resume?.checkpoint;
-  history = await fit({
+  const fitted = await fit({
     tf,
     forward: (x, training) => applyHead(tf, head, x, training),
     variables,
@@ -143,6 +151,7 @@ export async function trainHeadJob(
     },
     log: (message) => context.log(message),
   });
+  history = fitted.history;
 
   const model = assembleModel(tf, base, head, input.baseModel.preprocessing);
   const headInput = tf.input({ shape: [featureSize] });
@@ -161,6 +170,8 @@ export async function trainHeadJob(
     history,
     features,
     resumedFromEpoch: initialEpoch,
+    trainingImagesPerSecond: fitted.examplesPerSecond,
+    featureImagesPerSecond: extractedImages > 0 ? extractedImages / extractionSeconds : 0,
     backend: info.backend,
     parameters: { total: model.countParams(), trainable, nonTrainable: model.countParams() - trainable },
   };

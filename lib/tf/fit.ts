@@ -50,10 +50,19 @@ export function accuracyName(numClasses: number): string {
  * flag, as Keras's guide does with `base_model(inputs, training=False)`. Shuffling depends only on
  * the seed and the epoch, so a run resumed from a checkpoint sees the same batches.
  */
-export async function fit(options: FitOptions): Promise<History> {
+/** What {@link fit} returns: the history and the throughput of the optimization steps. */
+export interface FitResult {
+  history: History;
+  /** Examples per second over the training steps of the epochs run here, validation excluded. */
+  examplesPerSecond: number;
+}
+
+export async function fit(options: FitOptions): Promise<FitResult> {
   const { tf, numClasses, batchSize } = options;
   const history: History = structuredClone(options.history);
   const accuracy = accuracyName(numClasses);
+  let trainingMs = 0;
+  let trainedExamples = 0;
 
   for (let epoch = options.initialEpoch; epoch < options.epochs; epoch++) {
     const data = await options.trainingSet(epoch);
@@ -112,6 +121,8 @@ export async function fit(options: FitOptions): Promise<History> {
       }
     }
 
+    trainingMs += Date.now() - started;
+    trainedExamples += seen;
     const validation = evaluate(options, options.validationSet);
     const epochLogs: Record<string, number> = {
       [accuracy]: correct / seen,
@@ -130,7 +141,7 @@ export async function fit(options: FitOptions): Promise<History> {
     options.log(`Epoch ${epoch + 1}/${options.epochs}\n${line}`);
     await options.onEpochEnd(epoch + 1, history);
   }
-  return history;
+  return { history, examplesPerSecond: trainingMs > 0 ? (trainedExamples * 1000) / trainingMs : 0 };
 }
 
 /** Computes mean loss and accuracy with `training` false. */
