@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as net from 'node:net';
 import { Connection } from '@temporalio/client';
 
 /** Pinned Temporal CLI; later tags carry a `replace` directive in go.mod, which `go install` rejects. */
@@ -180,4 +181,16 @@ export async function stopDetachedServer(dbFile: string): Promise<boolean> {
   while (alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
   if (alive()) process.kill(pid, 'SIGKILL');
   return true;
+}
+
+/** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -1,7 +1,9 @@
 import seedrandom from 'seedrandom';
 import { readShard, writeShard, type ShardGroups, type ShardRef } from '../data/shards';
 import { openStore } from '../store';
-import type { Tensor } from '../tf/tf';
+import type { Tensor, Tf } from '../tf/tf';
+
+type Tensor4D = import('@tensorflow/tfjs').Tensor4D;
 import { initBackend, type JobContext } from './context';
 
 export interface AugmentJobInput {
@@ -24,6 +26,7 @@ const CHUNK = 64;
  * as keras.layers.RandomFlip and RandomRotation do. Results are rounded back to uint8.
  */
 export async function augmentJob(input: AugmentJobInput, context: JobContext): Promise<ShardGroups> {
+  // Neither tfjs-node nor the wasm backend has a Transform kernel in TensorFlow.js 4.22.
   const { tf } = await initBackend(context, 'inference', 'cpu');
   const store = openStore(input.storeUri);
   const groups: ShardGroups = {};
@@ -61,23 +64,9 @@ export async function augmentJob(input: AugmentJobInput, context: JobContext): P
             rotationTransform((random() * 2 - 1) * input.rotation * 2 * Math.PI, height, width),
           );
         }
-        // NOTE: tf.image.transform in TensorFlow.js 4.22 returns zeros for every image after the
-        // first of a batch (cpu backend), so each image is transformed on its own.
         const rotated = tf.tidy(() => {
           const images = tf.tensor4d(pixels, [end - start, height, width, channels]);
-          const result =
-            input.rotation > 0
-              ? tf.concat(
-                  transforms.map((transform, n) =>
-                    tf.image.transform(
-                      tf.slice(images, [n, 0, 0, 0], [1, height, width, channels]),
-                      tf.tensor2d([transform]),
-                      'bilinear',
-                      'reflect',
-                    ),
-                  ),
-                )
-              : images;
+          const result = input.rotation === 0 ? images : rotate(tf, images, transforms);
           return tf.clipByValue(tf.round(result as Tensor), 0, 255).dataSync();
         });
         output.set(Uint8Array.from(rotated), start * height * width * channels);
@@ -101,6 +90,22 @@ export async function augmentJob(input: AugmentJobInput, context: JobContext): P
     }
   }
   return groups;
+}
+
+/** Applies one projective transform per image, bilinear with reflected edges. */
+function rotate(tf: Tf, images: Tensor4D, transforms: number[][]): Tensor {
+  // NOTE: tf.image.transform on the cpu backend of TensorFlow.js 4.22 returns zeros for every
+  // image after the first of a batch, so each image is transformed on its own.
+  const [, height, width, channels] = images.shape;
+  const rotated = transforms.map((transform, n) =>
+    tf.image.transform(
+      tf.slice(images, [n, 0, 0, 0], [1, height, width, channels]),
+      tf.tensor2d([transform]),
+      'bilinear',
+      'reflect',
+    ),
+  );
+  return tf.concat(rotated);
 }
 
 function flipRow(pixels: Float32Array, image: number, height: number, width: number, channels: number): void {
