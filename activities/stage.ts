@@ -137,6 +137,7 @@ export function defineStage<S extends z.ZodType>(definition: StageDefinition<S>)
         metrics: output.metrics ?? {},
         info: output.info ?? {},
         computeSeconds: (Date.now() - started) / 1000,
+        attempt,
       };
       if (!(await store.putIfAbsent(manifestKey, Buffer.from(JSON.stringify(manifest, null, 2))))) {
         log.warn('Another attempt committed this stage first; returning its manifest', {

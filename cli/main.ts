@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { connectClient, startRun } from '../lib/client';
 import { printRunSummary } from './summary';
+import { registerLifecycleCommands } from './lifecycle';
+import { registerScheduleCommands } from './schedule';
 import { loadConfigFile } from '../lib/config';
 import { InvalidInputError } from '../lib/errors';
 import { createWorkers, type QueueKind } from '../workers/worker';
@@ -155,6 +157,9 @@ program
   .action(async (options: { config: string }) => {
     await runDemo(options.config);
   });
+
+registerLifecycleCommands(program);
+registerScheduleCommands(program);
 
 program.parseAsync().catch((error: Error) => {
   console.error(

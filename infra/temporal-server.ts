@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as net from 'node:net';
 import { Connection } from '@temporalio/client';
+import { devServerSearchAttributeFlags } from '../lib/search-attributes';
 
 /** Pinned Temporal CLI; later tags carry a `replace` directive in go.mod, which `go install` rejects. */
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
@@ -106,6 +107,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       options.namespace ?? 'default',
       '--log-level',
       'warn',
+      ...devServerSearchAttributeFlags(),
     ],
     { stdio: ['ignore', output, output], detached: options.detached ?? false },
   );

@@ -1,4 +1,6 @@
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
+import { BASE_MODEL_ATTRIBUTE, DATASET_ATTRIBUTE, PIPELINE_ATTRIBUTE } from './search-attributes';
 import type { PipelineConfig } from './config';
 import type { PipelineRunInput, PipelineRunResult, StageProgress, StageState } from './pipeline';
 import { transferLearningPipeline } from './transfer-learning';
@@ -23,12 +25,10 @@ export function workflowIdFor(pipeline: string, now = new Date()): string {
   return `${pipeline}-${now.toISOString().replace(/[-:.]/g, '')}`;
 }
 
-/** Starts a transfer-learning run of a configuration and returns its workflow id. */
-export async function startRun(client: Client, config: PipelineConfig): Promise<string> {
-  const pipeline = transferLearningPipeline(config);
-  const workflowId = workflowIdFor(config.name);
-  const input: PipelineRunInput = {
-    pipeline,
+/** Workflow input of a transfer-learning run of a configuration. */
+export function runInputFor(config: PipelineConfig): PipelineRunInput {
+  return {
+    pipeline: transferLearningPipeline(config),
     storeUri: config.store,
     summary: {
       dataset: config.dataset.source.type,
@@ -37,13 +37,54 @@ export async function startRun(client: Client, config: PipelineConfig): Promise<
       image: `${config.image.height}x${config.image.width}`,
     },
   };
+}
+
+/**
+ * Search attributes of a run, limited to those the namespace has registered, because starting a
+ * workflow with an unregistered attribute fails. The dev server registers all of them at start.
+ */
+export async function searchAttributesFor(
+  client: Client,
+  input: PipelineRunInput,
+): Promise<SearchAttributePair[]> {
+  const values: SearchAttributePair[] = [
+    { key: PIPELINE_ATTRIBUTE, value: input.pipeline.name },
+    { key: DATASET_ATTRIBUTE, value: String(input.summary.dataset ?? '') },
+    { key: BASE_MODEL_ATTRIBUTE, value: String(input.summary.baseModel ?? '') },
+  ];
+  let registered: Set<string>;
+  try {
+    const response = await client.connection.operatorService.listSearchAttributes({
+      namespace: client.options.namespace,
+    });
+    registered = new Set(Object.keys(response.customAttributes ?? {}));
+  } catch {
+    return [];
+  }
+  return values.filter((pair) => registered.has(pair.key.name));
+}
+
+/** Starts the pipeline workflow for an input and returns the workflow id. */
+export async function startPipeline(
+  client: Client,
+  input: PipelineRunInput,
+  taskQueue: string,
+  memo: Record<string, unknown> = {},
+): Promise<string> {
+  const workflowId = workflowIdFor(input.pipeline.name);
   await client.workflow.start('pipelineWorkflow', {
-    taskQueue: config.temporal.cpuTaskQueue,
+    taskQueue,
     workflowId,
     args: [input],
-    memo: { config: input.summary },
+    memo: { config: input.summary, ...memo },
+    typedSearchAttributes: await searchAttributesFor(client, input),
   });
   return workflowId;
+}
+
+/** Starts a transfer-learning run of a configuration and returns its workflow id. */
+export async function startRun(client: Client, config: PipelineConfig): Promise<string> {
+  return startPipeline(client, runInputFor(config), config.temporal.cpuTaskQueue);
 }
 
 export interface RunStatus {

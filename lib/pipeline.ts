@@ -24,6 +24,8 @@ export interface StageManifest {
   info: Record<string, unknown>;
   /** Seconds the attempt that committed this manifest spent computing it. */
   computeSeconds: number;
+  /** Temporal attempt number of the activity that committed this manifest. */
+  attempt: number;
 }
 
 export type TaskQueueKind = 'cpu' | 'gpu';

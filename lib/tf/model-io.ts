@@ -124,6 +124,8 @@ async function readModelJson(location: string): Promise<ModelJson> {
   try {
     text = (await readResource(location)).toString('utf8');
   } catch (error) {
+    // Server errors and lost connections may pass, so they stay retryable; anything else is bad input.
+    if (error instanceof TransientFetchError) throw error;
     throw new InvalidInputError(
       `Cannot read the base model at ${location}: ${(error as Error).message}. ` +
         'Point baseModel.uri at a TensorFlow.js model.json (path, file:// or http(s) URL).',
@@ -196,10 +198,26 @@ function toUrl(location: string): URL {
   return pathToFileURL(path.resolve(location));
 }
 
+/** Error for a download that may succeed when retried: an HTTP 5xx or 429 status, or a network failure. */
+export class TransientFetchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransientFetchError';
+  }
+}
+
 async function readResource(location: string): Promise<Buffer> {
   const url = toUrl(location);
   if (url.protocol === 'file:') return fs.readFile(fileURLToPath(url));
-  const response = await fetch(url);
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new TransientFetchError(`GET ${url.href} failed: ${(error as Error).message}`);
+  }
+  if (response.status >= 500 || response.status === 429) {
+    throw new TransientFetchError(`GET ${url.href} returned HTTP ${response.status}; retrying may succeed.`);
+  }
   if (!response.ok) throw new Error(`GET ${url.href} returned HTTP ${response.status}`);
   return Buffer.from(await response.arrayBuffer());
 }
