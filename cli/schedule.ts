@@ -79,7 +79,10 @@ export function registerScheduleCommands(program: Command): void {
           console.log(`  ${action.takenAt.toISOString()} ${started.workflow?.workflowId ?? ''}`);
         }
         console.log(
-          `Next runs: ${description.info.nextActionTimes.map((time) => time.toISOString()).join(', ')}`,
+          `Next runs: ${description.info.nextActionTimes
+            .slice(0, 3)
+            .map((time) => time.toISOString())
+            .join(', ')}`,
         );
       }),
     );

@@ -4,6 +4,7 @@ import { BASE_MODEL_ATTRIBUTE, DATASET_ATTRIBUTE, PIPELINE_ATTRIBUTE } from './s
 import type { PipelineConfig } from './config';
 import type { PipelineRunInput, PipelineRunResult, StageProgress, StageState } from './pipeline';
 import { transferLearningPipeline } from './transfer-learning';
+import { runHistory, type StageTimeline } from './history';
 
 export interface RunClient {
   client: Client;
@@ -100,11 +101,13 @@ export interface RunStatus {
 export async function describeRun(client: Client, workflowId: string): Promise<RunStatus> {
   const handle = client.workflow.getHandle(workflowId);
   const description = await handle.describe();
-  let stages: StageState[] = [];
+  let stages: StageState[];
   try {
     stages = await handle.query<StageState[]>('stages');
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw error;
+    // A query needs a worker to answer it; without one, rebuild the states from the history.
+    stages = (await runHistory(client, workflowId)).map(stateFromTimeline);
   }
   const raw = await client.workflowService.describeWorkflowExecution({
     namespace: client.options.namespace,
@@ -126,6 +129,26 @@ export async function describeRun(client: Client, workflowId: string): Promise<R
     if (pending.lastFailure?.message) stage.failure = pending.lastFailure.message;
   }
   return { workflowId, status: description.status.name, stages };
+}
+
+function stateFromTimeline(timeline: StageTimeline): StageState {
+  const status: Record<StageTimeline['outcome'], StageState['status']> = {
+    running: 'running',
+    done: 'done',
+    cached: 'cached',
+    failed: 'failed',
+    'timed out': 'failed',
+    cancelled: 'failed',
+  };
+  return {
+    name: timeline.stage,
+    status: status[timeline.outcome],
+    taskQueue: '',
+    startedAt: Date.parse(timeline.scheduledAt),
+    endedAt: timeline.endedAt ? Date.parse(timeline.endedAt) : undefined,
+    attempt: timeline.attempts,
+    failure: timeline.failure ?? (timeline.outcome === 'cancelled' ? 'cancelled' : undefined),
+  };
 }
 
 /** Activity type name of a stage of the transfer-learning pipeline. */

@@ -83,9 +83,12 @@ export async function unpauseSchedule(client: Client, scheduleId: string, note?:
   await client.schedule.getHandle(scheduleId).unpause(note);
 }
 
-/** Starts a run now, still subject to the overlap policy. */
+/** Starts a run now, subject to the schedule's own overlap policy. */
 export async function triggerSchedule(client: Client, scheduleId: string): Promise<void> {
-  await client.schedule.getHandle(scheduleId).trigger();
+  const handle = client.schedule.getHandle(scheduleId);
+  // The SDK's trigger() allows overlap unless told otherwise, so pass the schedule's policy.
+  const { policies } = await handle.describe();
+  await handle.trigger(policies.overlap);
 }
 
 export async function deleteSchedule(client: Client, scheduleId: string): Promise<void> {
