@@ -2,10 +2,10 @@ import type { SymbolicTensor, Variable } from '@tensorflow/tfjs';
 import type { ShardRef } from '../data/shards';
 import { openStore } from '../store';
 import type { BackendPreference } from '../tf/backend';
-import { restoreCheckpoint, saveCheckpoint, type CheckpointRef, type History } from '../tf/checkpoint';
-import { fit } from '../tf/fit';
+import type { CheckpointRef, History } from '../tf/checkpoint';
 import { saveLayersModel, type StoredModel } from '../tf/model-io';
 import type { LayersModel, Tensor, Tf } from '../tf/tf';
+import { fitWithCheckpoints } from './checkpointed-fit';
 import { initBackend, type JobContext } from './context';
 import { loadImages } from './datasets';
 
@@ -79,62 +79,30 @@ export async function trainBaselineJob(
   const { tf } = await initBackend(context, 'training', input.backend);
   const store = openStore(input.storeUri);
   const model = buildBaseline(tf, input.height, input.width, input.numClasses, input.dropout);
-  const variables = model.trainableWeights.map((weight) => weight.read() as Variable);
-  const optimizer = tf.train.adam(input.learningRate);
-
-  let initialEpoch = 0;
-  let history: History = {};
-  if (input.resume?.checkpoint) {
-    ({ epoch: initialEpoch, history } = await restoreCheckpoint(
-      tf,
-      store,
-      input.resume.checkpoint,
-      variables,
-      optimizer,
-    ));
-    context.log('Resuming baseline training from checkpoint', { epoch: initialEpoch });
-  }
-
   const copies = input.trainCopies.length;
-  let checkpoint = input.resume?.checkpoint;
-  const fitted = await fit({
+  const fitted = await fitWithCheckpoints({
     tf,
+    store,
+    attemptPrefix: input.attemptPrefix,
+    context,
+    checkpoint: input.resume?.checkpoint,
+    resumeState: () => ({}),
     forward: (x, training) => model.apply(x, { training }) as Tensor,
-    variables,
-    optimizer,
+    variables: model.trainableWeights.map((weight) => weight.read() as Variable),
+    optimizer: tf.train.adam(input.learningRate),
     numClasses: input.numClasses,
     epochs: input.epochs,
     batchSize: input.batchSize,
     seed: input.seed,
     trainingSet: (epoch) => loadImages(store, input.trainCopies[epoch % copies], 'augment-cache'),
     validationSet: await loadImages(store, input.validation, 'resize'),
-    initialEpoch,
-    history,
     phase: 'baseline',
-    onProgress: (progress) => context.progress(progress, { checkpoint }),
-    onEpochEnd: async (epoch, epochHistory) => {
-      checkpoint = await saveCheckpoint(
-        tf,
-        store,
-        input.attemptPrefix,
-        epoch,
-        variables,
-        optimizer,
-        epochHistory,
-      );
-      context.progress(
-        { phase: 'baseline', epoch, epochs: input.epochs, message: 'checkpoint saved' },
-        { checkpoint },
-      );
-    },
-    log: (message) => context.log(message),
   });
-  history = fitted.history;
 
   return {
     model: await saveLayersModel(model, store, `${input.attemptPrefix}/model`),
-    history,
-    resumedFromEpoch: initialEpoch,
+    history: fitted.history,
+    resumedFromEpoch: fitted.resumedFromEpoch,
     trainingImagesPerSecond: fitted.examplesPerSecond,
     parameters: model.countParams(),
   };

@@ -1,6 +1,7 @@
 import { decodeNpy, encodeNpy } from '../data/npy';
 import { readShard, type ShardRef } from '../data/shards';
-import type { ArtifactRef } from '../pipeline';
+import * as path from 'node:path';
+import type { ArtifactRef, StageProgress } from '../pipeline';
 import { readArtifact, type ArtifactStore } from '../store';
 import type { InMemoryDataset } from '../tf/fit';
 import type { LayersModel, Tensor, Tf } from '../tf/tf';
@@ -87,4 +88,41 @@ export async function loadCachedOutputs(
   const values = decodeNpy(await readArtifact(store, cached.values, 'a cached feature extraction'));
   const labels = decodeNpy(await readArtifact(store, cached.labels, 'a cached feature extraction'));
   return { x: values.data as Float32Array, shape: values.shape, labels: labels.data as Int32Array };
+}
+
+/** Shard groups a training stage reads: each augmented copy of the training split, then validation. */
+export function trainingGroups(trainCopies: ShardRef[][], validation: ShardRef[]): [string, ShardRef[]][] {
+  return [
+    ...trainCopies.map((shards, copy): [string, ShardRef[]] => [`train-copy-${copy}`, shards]),
+    ['validation', validation],
+  ];
+}
+
+/**
+ * Runs a frozen model over every shard group that `cached` lacks (or whose file is gone), storing
+ * its outputs under `keyPrefix`. Progress reports carry the cache so far, so a retried attempt
+ * skips the groups already done. Returns the number of images run.
+ */
+export async function cacheGroupOutputs(
+  tf: Tf,
+  model: LayersModel,
+  store: ArtifactStore,
+  groups: [string, ShardRef[]][],
+  keyPrefix: string,
+  cached: Record<string, CachedOutputs>,
+  report: (progress: StageProgress) => void,
+): Promise<number> {
+  let images = 0;
+  for (const [group, shards] of groups) {
+    if (cached[group] && (await store.exists(store.keyOf(cached[group].values.uri)))) continue;
+    cached[group] = await cacheOutputs(tf, model, store, shards, `${keyPrefix}/${group}`, 64, (done, total) =>
+      report({
+        phase: `${path.posix.basename(keyPrefix)} ${group}`,
+        fraction: done / total,
+        message: `${done}/${total} images`,
+      }),
+    );
+    images += shards.reduce((sum, shard) => sum + shard.count, 0);
+  }
+  return images;
 }

@@ -3,8 +3,8 @@ import { sha256 } from '../digest';
 import type { ShardRef } from '../data/shards';
 import { openStore } from '../store';
 import type { BackendPreference } from '../tf/backend';
-import { restoreCheckpoint, saveCheckpoint, type CheckpointRef, type History } from '../tf/checkpoint';
-import { fit, type InMemoryDataset } from '../tf/fit';
+import type { CheckpointRef, History } from '../tf/checkpoint';
+import type { InMemoryDataset } from '../tf/fit';
 import { loadStoredModel, saveLayersModel, type StoredModel } from '../tf/model-io';
 import type { LayersModel, Tensor } from '../tf/tf';
 import { setTrainable } from '../tf/trainable';
@@ -16,8 +16,15 @@ import {
   splitBase,
   type BaseModelOptions,
 } from '../tf/transfer-model';
+import { fitWithCheckpoints } from './checkpointed-fit';
 import { initBackend, type JobContext } from './context';
-import { cacheOutputs, loadCachedOutputs, loadImages, type CachedOutputs } from './datasets';
+import {
+  cacheGroupOutputs,
+  loadCachedOutputs,
+  loadImages,
+  trainingGroups,
+  type CachedOutputs,
+} from './datasets';
 
 export interface FineTuneJobInput {
   storeUri: string;
@@ -88,26 +95,15 @@ export async function fineTuneJob(input: FineTuneJobInput, context: JobContext):
     const pixels = tf.input({ shape: [input.height, input.width, 3] });
     const rescaled = tf.layers.rescaling({ scale, offset }).apply(pixels);
     const bottom = tf.model({ inputs: pixels, outputs: split.bottom.apply(rescaled) as SymbolicTensor });
-    const groups: [string, ShardRef[]][] = [
-      ...input.trainCopies.map((shards, copy): [string, ShardRef[]] => [`train-copy-${copy}`, shards]),
-      ['validation', input.validation],
-    ];
-    for (const [group, shards] of groups) {
-      if (activations[group] && (await store.exists(store.keyOf(activations[group].values.uri)))) continue;
-      activations[group] = await cacheOutputs(
-        tf,
-        bottom,
-        store,
-        shards,
-        `${input.attemptPrefix}/activations/${group}`,
-        64,
-        (done, total) =>
-          context.progress(
-            { phase: `activations ${group}`, fraction: done / total, message: `${done}/${total} images` },
-            { activations },
-          ),
-      );
-    }
+    await cacheGroupOutputs(
+      tf,
+      bottom,
+      store,
+      trainingGroups(input.trainCopies, input.validation),
+      `${input.attemptPrefix}/activations`,
+      activations,
+      (progress) => context.progress(progress, { activations }),
+    );
     dataOf = (group) => loadCachedOutputs(store, activations[group]);
     forwardTop = (x) => top.apply(x, { training: false }) as Tensor;
   } else {
@@ -131,62 +127,32 @@ export async function fineTuneJob(input: FineTuneJobInput, context: JobContext):
   const variables = uniqueVariables(
     [...top.trainableWeights, ...head.dense.trainableWeights].map((weight) => weight.read() as Variable),
   );
-  const optimizer = tf.train.adam(input.learningRate);
-  let initialEpoch = 0;
-  let history: History = {};
-  if (input.resume?.checkpoint) {
-    ({ epoch: initialEpoch, history } = await restoreCheckpoint(
-      tf,
-      store,
-      input.resume.checkpoint,
-      variables,
-      optimizer,
-    ));
-    context.log('Resuming fine-tuning from checkpoint', { epoch: initialEpoch });
-  }
-
   const copies = input.trainCopies.length;
-  let checkpoint = input.resume?.checkpoint;
-  const fitted = await fit({
+  const fitted = await fitWithCheckpoints({
     tf,
+    store,
+    attemptPrefix: input.attemptPrefix,
+    context,
+    checkpoint: input.resume?.checkpoint,
+    resumeState: () => ({ activations }),
     forward: (x, training) => applyHead(tf, head, forwardTop(x), training),
     variables,
-    optimizer,
+    optimizer: tf.train.adam(input.learningRate),
     numClasses: input.numClasses,
     epochs: input.epochs,
     batchSize: input.batchSize,
     seed: input.seed,
     trainingSet: (epoch) => dataOf(`train-copy-${epoch % copies}`, input.trainCopies[epoch % copies]),
     validationSet: await dataOf('validation', input.validation),
-    initialEpoch,
-    history,
     phase: 'fine-tune',
-    onProgress: (progress) => context.progress(progress, { activations, checkpoint }),
-    onEpochEnd: async (epoch, epochHistory) => {
-      checkpoint = await saveCheckpoint(
-        tf,
-        store,
-        input.attemptPrefix,
-        epoch,
-        variables,
-        optimizer,
-        epochHistory,
-      );
-      context.progress(
-        { phase: 'fine-tune', epoch, epochs: input.epochs, message: 'checkpoint saved' },
-        { activations, checkpoint },
-      );
-    },
-    log: (message) => context.log(message),
   });
-  history = fitted.history;
 
   const model = assembleModel(tf, base, head, input.baseModel.preprocessing);
   const trainable = variables.reduce((sum, variable) => sum + variable.size, 0);
   return {
     model: await saveLayersModel(model, store, `${input.attemptPrefix}/model`),
-    history,
-    resumedFromEpoch: initialEpoch,
+    history: fitted.history,
+    resumedFromEpoch: fitted.resumedFromEpoch,
     trainingImagesPerSecond: fitted.examplesPerSecond,
     backend: info.backend,
     trainableLayers: base.layers.filter((layer) => layer.trainable && layer.weights.length > 0).length,

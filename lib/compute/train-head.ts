@@ -1,14 +1,14 @@
 import type { ShardRef } from '../data/shards';
 import { openStore } from '../store';
 import type { BackendPreference } from '../tf/backend';
-import { restoreCheckpoint, saveCheckpoint, type CheckpointRef, type History } from '../tf/checkpoint';
-import { fit } from '../tf/fit';
+import type { CheckpointRef, History } from '../tf/checkpoint';
 import { saveLayersModel, type StoredModel } from '../tf/model-io';
 import { setTrainable } from '../tf/trainable';
 import { applyHead, assembleModel, createHead, loadBase, type BaseModelOptions } from '../tf/transfer-model';
-import type { SymbolicTensor } from '@tensorflow/tfjs';
+import type { SymbolicTensor, Variable } from '@tensorflow/tfjs';
 import { initBackend, type JobContext } from './context';
-import { cacheOutputs, loadCachedOutputs, type CachedOutputs } from './datasets';
+import { fitWithCheckpoints } from './checkpointed-fit';
+import { cacheGroupOutputs, loadCachedOutputs, trainingGroups, type CachedOutputs } from './datasets';
 
 export interface TrainHeadJobInput {
   storeUri: string;
@@ -70,88 +70,41 @@ export async function trainHeadJob(
 
   const features: Record<string, CachedOutputs> = { ...(input.resume?.features ?? {}) };
   const extractionStarted = Date.now();
-  let extractedImages = 0;
-  const groups: [string, ShardRef[]][] = [
-    ...input.trainCopies.map((shards, copy): [string, ShardRef[]] => [`train-copy-${copy}`, shards]),
-    ['validation', input.validation],
-  ];
-  for (const [group, shards] of groups) {
-    if (features[group] && (await store.exists(store.keyOf(features[group].values.uri)))) continue;
-    features[group] = await cacheOutputs(
-      tf,
-      extractor,
-      store,
-      shards,
-      `${input.attemptPrefix}/features/${group}`,
-      64,
-      (done, total) =>
-        context.progress(
-          { phase: `features ${group}`, fraction: done / total, message: `${done}/${total} images` },
-          { features },
-        ),
-    );
-    extractedImages += shards.reduce((sum, shard) => sum + shard.count, 0);
-    context.progress({ phase: `features ${group}`, fraction: 1 }, { features });
-  }
+  const extractedImages = await cacheGroupOutputs(
+    tf,
+    extractor,
+    store,
+    trainingGroups(input.trainCopies, input.validation),
+    `${input.attemptPrefix}/features`,
+    features,
+    (progress) => context.progress(progress, { features }),
+  );
   const extractionSeconds = (Date.now() - extractionStarted) / 1000;
 
   const head = createHead(tf, input.numClasses, input.dropout);
   const featureSize = pooled.shape[1] as number;
   applyHead(tf, head, tf.zeros([1, featureSize]), false).dispose();
-  const variables = head.dense.trainableWeights.map(
-    (weight) => weight.read() as import('@tensorflow/tfjs').Variable,
-  );
-  const optimizer = tf.train.adam(input.learningRate);
+  const variables = head.dense.trainableWeights.map((weight) => weight.read() as Variable);
 
-  let initialEpoch = 0;
-  let history: History = {};
-  if (input.resume?.checkpoint) {
-    ({ epoch: initialEpoch, history } = await restoreCheckpoint(
-      tf,
-      store,
-      input.resume.checkpoint,
-      variables,
-      optimizer,
-    ));
-    context.log('Resuming head training from checkpoint', { epoch: initialEpoch });
-  }
-
-  const validationSet = await loadCachedOutputs(store, features.validation);
-  let checkpoint = input.resume?.checkpoint;
-  const fitted = await fit({
+  const fitted = await fitWithCheckpoints({
     tf,
+    store,
+    attemptPrefix: input.attemptPrefix,
+    context,
+    checkpoint: input.resume?.checkpoint,
+    resumeState: () => ({ features }),
     forward: (x, training) => applyHead(tf, head, x, training),
     variables,
-    optimizer,
+    optimizer: tf.train.adam(input.learningRate),
     numClasses: input.numClasses,
     epochs: input.epochs,
     batchSize: input.batchSize,
     seed: input.seed,
     trainingSet: (epoch) =>
       loadCachedOutputs(store, features[`train-copy-${epoch % input.trainCopies.length}`]),
-    validationSet,
-    initialEpoch,
-    history,
+    validationSet: await loadCachedOutputs(store, features.validation),
     phase: 'train head',
-    onProgress: (progress) => context.progress(progress, { features, checkpoint }),
-    onEpochEnd: async (epoch, epochHistory) => {
-      checkpoint = await saveCheckpoint(
-        tf,
-        store,
-        input.attemptPrefix,
-        epoch,
-        variables,
-        optimizer,
-        epochHistory,
-      );
-      context.progress(
-        { phase: 'train head', epoch, epochs: input.epochs, message: 'checkpoint saved' },
-        { features, checkpoint },
-      );
-    },
-    log: (message) => context.log(message),
   });
-  history = fitted.history;
 
   const model = assembleModel(tf, base, head, input.baseModel.preprocessing);
   const headInput = tf.input({ shape: [featureSize] });
@@ -167,9 +120,9 @@ export async function trainHeadJob(
   return {
     model: await saveLayersModel(model, store, `${input.attemptPrefix}/model`),
     head: await saveLayersModel(headModel, store, `${input.attemptPrefix}/head`),
-    history,
+    history: fitted.history,
     features,
-    resumedFromEpoch: initialEpoch,
+    resumedFromEpoch: fitted.resumedFromEpoch,
     trainingImagesPerSecond: fitted.examplesPerSecond,
     featureImagesPerSecond: extractedImages > 0 ? extractedImages / extractionSeconds : 0,
     backend: info.backend,
