@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InvalidInputError } from './errors';
+import { formatS3Uri } from './store/s3-store';
 
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',
@@ -120,8 +121,20 @@ export const configSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lowercase letters, digits and dashes')
       .default('transfer-learning'),
-    /** Artifact store root: a local folder or file:// URI. */
+    /** Artifact store root: a local folder, a file:// URI or s3://bucket/prefix. */
     store: z.string().default('.retrain/artifacts'),
+    /** S3 connection settings for s3:// stores and models; credentials come from the AWS chain only. */
+    s3: z
+      .object({
+        /** Endpoint of an S3-compatible server, such as http://127.0.0.1:7070; AWS S3 when omitted. */
+        endpoint: z.string().url().optional(),
+        region: z.string().optional(),
+        /** Path-style addressing (endpoint/bucket); the default is on with a custom endpoint, off for AWS. */
+        forcePathStyle: z.boolean().optional(),
+        /** When the AWS SDK sends request checksums; when_required works with most S3-compatible servers. */
+        checksum: z.enum(['when_required', 'when_supported']).default('when_required'),
+      })
+      .default({ checksum: 'when_required' }),
     dataset: datasetSchema,
     split: splitSchema.default({ train: 40, validation: 10, test: 10, seed: 1337 }),
     image: imageSchema.default({ height: 96, width: 96 }),
@@ -195,8 +208,11 @@ export async function loadConfigFile(file: string): Promise<PipelineConfig> {
 }
 
 function resolvePaths(config: PipelineConfig, baseDir: string): PipelineConfig {
-  const resolveLocal = (value: string) =>
-    /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : path.resolve(baseDir, value);
+  // s3:// URIs carry the connection settings to the workers as query parameters.
+  const resolveLocal = (value: string) => {
+    if (value.startsWith('s3://')) return formatS3Uri(value, config.s3);
+    return /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : path.resolve(baseDir, value);
+  };
   return {
     ...config,
     store: resolveLocal(config.store),

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { InvalidInputError } from '../errors';
 import { readArtifact, type Artifact, type ArtifactStore } from '../store';
+import { S3ArtifactStore } from '../store/s3-store';
 import type { LayersModel, Tf } from './tf';
 
 interface ModelJson {
@@ -37,8 +38,8 @@ export interface LoadModelOptions {
 }
 
 /**
- * Loads a TensorFlow.js LayersModel (model.json plus weight shards) from a local path, a file:// URI
- * or an http(s) URL.
+ * Loads a TensorFlow.js LayersModel (model.json plus weight shards) from a local path, a file:// URI,
+ * an http(s) URL or an s3:// URI.
  *
  * @throws InvalidInputError if model.json cannot be read, describes a graph model, or names a weight
  *   shard outside the model's folder.
@@ -190,11 +191,13 @@ function resolveShard(location: string, shardPath: string): string {
         'shard paths must be relative names inside it.',
     );
   }
+  // s3:// URIs carry their connection settings in the query, which relative resolution drops.
+  if (resolved.protocol === 's3:') resolved.search = base.search;
   return resolved.href;
 }
 
 function toUrl(location: string): URL {
-  if (/^(https?|file):\/\//.test(location)) return new URL(location);
+  if (/^(https?|file|s3):\/\//.test(location)) return new URL(location);
   return pathToFileURL(path.resolve(location));
 }
 
@@ -209,6 +212,7 @@ export class TransientFetchError extends Error {
 async function readResource(location: string): Promise<Buffer> {
   const url = toUrl(location);
   if (url.protocol === 'file:') return fs.readFile(fileURLToPath(url));
+  if (url.protocol === 's3:') return readS3Object(url);
   let response: Response;
   try {
     response = await fetch(url);
@@ -220,6 +224,20 @@ async function readResource(location: string): Promise<Buffer> {
   }
   if (!response.ok) throw new Error(`GET ${url.href} returned HTTP ${response.status}`);
   return Buffer.from(await response.arrayBuffer());
+}
+
+async function readS3Object(url: URL): Promise<Buffer> {
+  const key = decodeURIComponent(url.pathname.replace(/^\/+/, ''));
+  const store = new S3ArtifactStore(`s3://${url.hostname}${url.search}`);
+  let data: Buffer | undefined;
+  try {
+    data = await store.get(key);
+  } catch (error) {
+    if (error instanceof InvalidInputError) throw error;
+    throw new TransientFetchError((error as Error).message);
+  }
+  if (data === undefined) throw new Error(`s3://${url.hostname}/${key} does not exist`);
+  return data;
 }
 
 function concatToArrayBuffer(parts: Buffer[]): ArrayBuffer {
