@@ -6,7 +6,7 @@ import { sha256 } from '../lib/digest';
 import { InvalidInputError } from '../lib/errors';
 import { readIdx } from '../lib/data/idx';
 import { encodeNpy } from '../lib/data/npy';
-import { IMAGE_EXTENSIONS, listImageFolder } from '../lib/data/image-folder';
+import { IMAGE_EXTENSIONS, listImageFolder, readImageFolderFile } from '../lib/data/image-folder';
 import { defineStage, type StageContext, type StageOutput } from './stage';
 
 const IDX_FILES = {
@@ -33,9 +33,7 @@ export const download = defineStage({
       return digests;
     }
     const listing = await listImageFolder(params.source.path, params.classes);
-    return sha256(
-      JSON.stringify(listing.files.map((file) => [file.relativePath, file.bytes, file.modifiedMs])),
-    );
+    return sha256(JSON.stringify(listing.files.map((file) => [file.relativePath, file.bytes, file.version])));
   },
   run: async (context) =>
     context.params.source.type === 'fashion-mnist'
@@ -128,7 +126,7 @@ async function downloadImageFolder(context: StageContext<DownloadParams>): Promi
   for (const [index, file] of listing.files.entries()) {
     if (params.maxPerClass !== undefined && perClass[file.label] >= params.maxPerClass) continue;
     perClass[file.label]++;
-    const data = await fs.readFile(path.join(params.source.path, file.relativePath));
+    const data = await readImageFolderFile(params.source.path, file.relativePath);
     const key = `${attemptPrefix}/files/${file.relativePath}`;
     const artifact = await store.put(key, data);
     entries.push({

@@ -8,7 +8,9 @@ import { connectClient, startRun } from '../lib/client';
 import { parseConfig } from '../lib/config';
 import { sha256 } from '../lib/digest';
 import { InvalidInputError } from '../lib/errors';
-import type { PipelineRunResult } from '../lib/pipeline';
+import type { PipelineRunResult, StageResult } from '../lib/pipeline';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { download } from '../activities/download';
 import { openStore, readArtifact } from '../lib/store';
 import { selectBackend } from '../lib/tf/backend';
 import { loadLayersModel } from '../lib/tf/model-io';
@@ -17,7 +19,7 @@ import { findVersitygw } from '../infra/s3-server';
 import { freePort } from '../infra/temporal-server';
 import { createWorkers } from '../workers/worker';
 import { installWorkerLogger } from '../workers/logging';
-import { tempDir } from './helpers/data';
+import { tempDir, writeImageFolder } from './helpers/data';
 import { MOBILENET_V2 } from './helpers/model';
 import { startTestS3, TEST_ACCESS_KEY, TEST_SECRET_KEY } from './helpers/s3';
 import { startTestServer } from './helpers/temporal';
@@ -160,6 +162,41 @@ test('base model loads from s3', async () => {
     (error: Error) =>
       error instanceof InvalidInputError && /missing\.json does not exist/.test(error.message),
   );
+});
+
+test('image folder dataset reads from s3', async () => {
+  const local = tempDir();
+  await writeImageFolder(local, ['cats', 'dogs'], 3);
+  const source = openStore(uri('datasets/pets'));
+  for (const file of [
+    'cats/img0.jpg',
+    'cats/nested/img1.png',
+    'cats/img2.jpg',
+    'dogs/img0.jpg',
+    'dogs/nested/img1.png',
+    'dogs/img2.jpg',
+  ]) {
+    await source.put(file, readFileSync(path.join(local, file)));
+  }
+  await source.put('dogs/Thumbs.db', Buffer.from('not an image'));
+
+  const environment = new MockActivityEnvironment({ attempt: 1 });
+  const params = parseConfig({
+    dataset: { source: { type: 'image-folder', path: `s3://${s3.bucket}/datasets/pets` } },
+    s3: { endpoint: s3.endpoint },
+    baseModel: { uri: MOBILENET_V2, outputLayer: 'out_relu' },
+  }).dataset;
+  const result = (await environment.run(download, {
+    pipeline: 'test',
+    stage: 'download',
+    storeUri: tempDir(),
+    params,
+    inputs: {},
+  })) as StageResult;
+  assert.deepEqual(result.manifest.info.classNames, ['cats', 'dogs']);
+  assert.equal(result.manifest.counts.images, 6);
+  assert.equal(result.manifest.counts.ignored, 1);
+  assert.deepEqual(result.manifest.info.ignored, ['dogs/Thumbs.db']);
 });
 
 test('server stop mid-upload commits nothing', async () => {

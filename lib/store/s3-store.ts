@@ -142,6 +142,7 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async get(key: string): Promise<Buffer | undefined> {
+    // TODO: stream large objects to callers; the ArtifactStore interface returns whole buffers.
     try {
       const response = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
@@ -165,7 +166,12 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
+    return (await this.listObjects(prefix)).map((object) => object.key);
+  }
+
+  /** Lists the objects under a key prefix with their sizes and ETags, sorted by key. */
+  async listObjects(prefix: string): Promise<{ key: string; bytes: number; etag: string }[]> {
+    const objects: { key: string; bytes: number; etag: string }[] = [];
     let token: string | undefined;
     do {
       const response = await this.send(prefix, () =>
@@ -178,14 +184,17 @@ export class S3ArtifactStore implements ArtifactStore {
         ),
       );
       for (const object of response.Contents ?? []) {
-        if (object.Key) keys.push(this.prefix ? object.Key.slice(this.prefix.length + 1) : object.Key);
+        if (!object.Key) continue;
+        const key = this.prefix ? object.Key.slice(this.prefix.length + 1) : object.Key;
+        objects.push({ key, bytes: object.Size ?? 0, etag: object.ETag ?? '' });
       }
       token = response.IsTruncated ? response.NextContinuationToken : undefined;
     } while (token);
-    return keys.sort();
+    return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   private objectKey(key: string): string {
+    if (key === '') return this.prefix ? `${this.prefix}/` : '';
     if (key.split('/').includes('..'))
       throw new Error(`Invalid artifact key ${JSON.stringify(key)}: keys must not contain "..".`);
     return this.prefix ? `${this.prefix}/${key}` : key;
