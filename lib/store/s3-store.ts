@@ -67,8 +67,9 @@ export function formatS3Uri(root: string, settings: S3Settings): string {
  * Artifact store in an S3 bucket under a key prefix, for AWS S3 or any S3-compatible server.
  *
  * Each put is one PUT (or one multipart upload) of the whole object, which S3 makes visible
- * atomically. putIfAbsent sends `If-None-Match: *`, so a second writer of the same key gets HTTP
- * 412 and the first object stays.
+ * atomically. putIfAbsent sends `If-None-Match: *`, so the server rejects a write to an existing
+ * key with HTTP 412. Servers that check the condition before writing, as versitygw 1.7.0 does, can
+ * still let simultaneous writers through; each of them then stores one whole object.
  */
 export class S3ArtifactStore implements ArtifactStore {
   readonly root: string;
