@@ -7,6 +7,8 @@ import { InvalidInputError } from '../lib/errors';
 import { readIdx } from '../lib/data/idx';
 import { encodeNpy } from '../lib/data/npy';
 import { IMAGE_EXTENSIONS, listImageFolder, readImageFolderFile } from '../lib/data/image-folder';
+import { extractArchive, fetchArchive } from '../lib/data/archive';
+import * as os from 'node:os';
 import { defineStage, type StageContext, type StageOutput } from './stage';
 
 const IDX_FILES = {
@@ -32,14 +34,42 @@ export const download = defineStage({
         digests[file] = sha256(await readSource(path.join(params.source.path, file)));
       return digests;
     }
+    if (params.source.type === 'archive') {
+      return (await fetchArchive(params.source.url, params.source.sha256)).sha256;
+    }
     const listing = await listImageFolder(params.source.path, params.classes);
     return sha256(JSON.stringify(listing.files.map((file) => [file.relativePath, file.bytes, file.version])));
   },
-  run: async (context) =>
-    context.params.source.type === 'fashion-mnist'
-      ? downloadFashionMnist(context)
-      : downloadImageFolder(context),
+  run: async (context) => {
+    const source = context.params.source;
+    if (source.type === 'fashion-mnist') return downloadFashionMnist(context);
+    if (source.type === 'image-folder') return downloadImageFolder(context, source.path);
+    return downloadArchive(context, source);
+  },
 });
+
+/** Downloads (or resumes) an archive, extracts it safely and copies its image folder into the store. */
+async function downloadArchive(
+  context: StageContext<DownloadParams>,
+  source: Extract<DownloadParams['source'], { type: 'archive' }>,
+): Promise<StageOutput> {
+  const { file, sha256: digest } = await fetchArchive(source.url, source.sha256, (bytes, total) =>
+    context.report({
+      phase: 'download',
+      fraction: total ? bytes / total : undefined,
+      message: `${bytes} bytes`,
+    }),
+  );
+  const folder = await fs.mkdtemp(path.join(os.tmpdir(), 'retrain-extract-'));
+  try {
+    context.report({ phase: 'extract', message: path.basename(source.url) });
+    await extractArchive(file, folder, source.url);
+    const output = await downloadImageFolder(context, path.join(folder, source.root));
+    return { ...output, info: { ...output.info, source: source.url, archiveSha256: digest } };
+  } finally {
+    await fs.rm(folder, { recursive: true, force: true });
+  }
+}
 
 function idxFilesOf(params: DownloadParams): string[] {
   if (params.source.type !== 'fashion-mnist') return [];
@@ -117,16 +147,19 @@ async function downloadFashionMnist(context: StageContext<DownloadParams>): Prom
   };
 }
 
-async function downloadImageFolder(context: StageContext<DownloadParams>): Promise<StageOutput> {
+async function downloadImageFolder(
+  context: StageContext<DownloadParams>,
+  root: string,
+): Promise<StageOutput> {
   const { params, store, attemptPrefix } = context;
-  const listing = await listImageFolder(params.source.path, params.classes);
+  const listing = await listImageFolder(root, params.classes);
   const perClass = new Array<number>(listing.classNames.length).fill(0);
   const entries: { key: string; label: number; source: string; sha256: string; bytes: number }[] = [];
 
   for (const [index, file] of listing.files.entries()) {
     if (params.maxPerClass !== undefined && perClass[file.label] >= params.maxPerClass) continue;
     perClass[file.label]++;
-    const data = await readImageFolderFile(params.source.path, file.relativePath);
+    const data = await readImageFolderFile(root, file.relativePath);
     const key = `${attemptPrefix}/files/${file.relativePath}`;
     const artifact = await store.put(key, data);
     entries.push({
@@ -151,7 +184,7 @@ async function downloadImageFolder(context: StageContext<DownloadParams>): Promi
     info: {
       format: 'files',
       classNames: listing.classNames,
-      source: params.source.path,
+      source: root,
       ignored: listing.ignored,
       extensions: IMAGE_EXTENSIONS,
     },

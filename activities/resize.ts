@@ -6,7 +6,11 @@ import { readArtifact } from '../lib/store';
 import { SPLITS } from './split';
 import { defineStage } from './stage';
 
-/** Decoded images above this many pixels are rejected as possible decompression bombs. */
+/**
+ * Decoded images above this many pixels are rejected as possible decompression bombs; 40 Mpx is
+ * about 120 MB of RGB. Decoding stops at truncated data (failOn 'truncated') but lets the warnings
+ * that libjpeg emits for recoverable data pass.
+ */
 const MAX_INPUT_PIXELS = 40_000_000;
 
 /**
@@ -24,7 +28,7 @@ export const resize = defineStage({
       (await readArtifact(store, inputs.split.artifacts.split, 'split')).toString('utf8'),
     ) as Record<string, number[]>;
     const loader = await openDataset(dataset, store);
-    const { height, width } = params;
+    const { height, width, fit } = params;
     const pixelsPerImage = height * width * 3;
 
     const groups: ShardGroups = {};
@@ -43,7 +47,7 @@ export const resize = defineStage({
         let kept = 0;
         for (const index of chunk) {
           try {
-            const pixels = await loader.resized(index, width, height);
+            const pixels = await loader.resized(index, width, height, fit);
             images.set(pixels, kept * pixelsPerImage);
             labels[kept] = loader.label(index);
             kept++;
@@ -77,7 +81,7 @@ export const resize = defineStage({
 });
 
 interface DatasetLoader {
-  resized(index: number, width: number, height: number): Promise<Uint8Array>;
+  resized(index: number, width: number, height: number, fit: Fit): Promise<Uint8Array>;
   label(index: number): number;
   describe(index: number): string;
 }
@@ -92,13 +96,14 @@ async function openDataset(
     const [, sourceHeight, sourceWidth, channels] = images.shape;
     const size = sourceHeight * sourceWidth * channels;
     return {
-      resized: (index, width, height) =>
+      resized: (index, width, height, fit) =>
         toRgb(
           sharp(Buffer.from((images.data as Uint8Array).subarray(index * size, (index + 1) * size)), {
             raw: { width: sourceWidth, height: sourceHeight, channels: channels as 1 | 3 },
           }),
           width,
           height,
+          fit,
         ),
       label: (index) => labels.data[index],
       describe: (index) => `${dataset.info.source as string}#${index}`,
@@ -115,17 +120,20 @@ async function openDataset(
     bytes: number;
   }[];
   return {
-    resized: async (i, width, height) => {
+    resized: async (i, width, height, fit) => {
       const entry = index[i];
       const data = await readArtifact(
         store,
         { uri: store.uriOf(entry.key), sha256: entry.sha256, bytes: entry.bytes },
         'download',
       );
+      // sharp reads an empty buffer as "no input" instead of failing, so it is caught here.
+      if (data.length === 0) throw new Error('empty file');
       return toRgb(
-        sharp(data, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' }).rotate(),
+        sharp(data, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'truncated' }).rotate(),
         width,
         height,
+        fit,
       );
     },
     label: (i) => index[i].label,
@@ -133,12 +141,26 @@ async function openDataset(
   };
 }
 
-/** Converts to 8-bit sRGB without alpha and resizes bilinearly, ignoring the aspect ratio as Keras's default does. */
-async function toRgb(image: import('sharp').Sharp, width: number, height: number): Promise<Uint8Array> {
+/** Converts to 8-bit sRGB without alpha and resizes bilinearly with the chosen aspect-ratio policy. */
+type Fit = 'stretch' | 'crop' | 'pad';
+
+const SHARP_FIT = { stretch: 'fill', crop: 'cover', pad: 'contain' } as const;
+
+async function toRgb(
+  image: import('sharp').Sharp,
+  width: number,
+  height: number,
+  fit: Fit,
+): Promise<Uint8Array> {
   const { data, info } = await image
     .removeAlpha()
     .toColourspace('srgb')
-    .resize(width, height, { fit: 'fill', kernel: 'linear' })
+    .resize(width, height, {
+      fit: SHARP_FIT[fit],
+      position: 'centre',
+      background: { r: 0, g: 0, b: 0 },
+      kernel: 'linear',
+    })
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
   if (info.channels === 3) return new Uint8Array(data.buffer, data.byteOffset, data.length);

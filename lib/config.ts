@@ -34,6 +34,18 @@ export const datasetSourceSchema = z.discriminatedUnion('type', [
     /** Folder with one subfolder of images per class, as keras.utils.image_dataset_from_directory reads. */
     path: z.string(),
   }),
+  z.object({
+    type: z.literal('archive'),
+    /** A .zip, .tar or .tar.gz archive: an http(s) URL, a file:// URI or a path. */
+    url: z.string().min(1),
+    /** Expected sha256 of the archive, hex; the download is rejected when it differs. */
+    sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'use 64 hex digits')
+      .optional(),
+    /** Folder inside the archive that holds one subfolder per class, such as PetImages. */
+    root: z.string().default(''),
+  }),
 ]);
 
 export const datasetSchema = z.object({
@@ -63,6 +75,12 @@ export const imageSchema = z.object({
   /** Input height and width of the model in pixels; images are resized (bilinear) to it. */
   height: positiveInt.max(1024).default(96),
   width: positiveInt.max(1024).default(96),
+  /**
+   * How the aspect ratio is handled, as in keras.utils.image_dataset_from_directory: `stretch`
+   * resizes to the size directly, `crop` takes the largest centred crop of the target aspect ratio
+   * (crop_to_aspect_ratio), and `pad` letterboxes with black (pad_to_aspect_ratio).
+   */
+  fit: z.enum(['stretch', 'crop', 'pad']).default('stretch'),
 });
 
 export const augmentSchema = z.object({
@@ -137,7 +155,7 @@ export const configSchema = z
       .default({ checksum: 'when_required' }),
     dataset: datasetSchema,
     split: splitSchema.default({ train: 40, validation: 10, test: 10, seed: 1337 }),
-    image: imageSchema.default({ height: 96, width: 96 }),
+    image: imageSchema.default({ height: 96, width: 96, fit: 'stretch' }),
     augment: augmentSchema.default({ flip: 'horizontal', rotation: 0.1, copies: 3, seed: 7 }),
     baseModel: baseModelSchema,
     head: headSchema.default({ epochs: 5, batchSize: 32, learningRate: 1e-3, dropout: 0.2 }),
@@ -218,7 +236,10 @@ function resolvePaths(config: PipelineConfig, baseDir: string): PipelineConfig {
     store: resolveLocal(config.store),
     dataset: {
       ...config.dataset,
-      source: { ...config.dataset.source, path: resolveLocal(config.dataset.source.path) },
+      source:
+        config.dataset.source.type === 'archive'
+          ? { ...config.dataset.source, url: resolveLocal(config.dataset.source.url) }
+          : { ...config.dataset.source, path: resolveLocal(config.dataset.source.path) },
     },
     baseModel: { ...config.baseModel, uri: resolveLocal(config.baseModel.uri) },
   };

@@ -24,7 +24,7 @@ test('config resolves relative paths against its folder', () => {
   const config = parseConfig(minimal, 'test', '/base');
   assert.equal(config.baseModel.uri, '/base/models/model.json');
   assert.equal(config.store, '/base/.retrain/artifacts');
-  assert.equal(config.dataset.source.path, '/usr/share/datasets/fashion-mnist');
+  assert.equal((config.dataset.source as { path: string }).path, '/usr/share/datasets/fashion-mnist');
   const remote = parseConfig(
     { ...minimal, baseModel: { uri: 'http://127.0.0.1:9/model.json', outputLayer: 'x' } },
     'test',

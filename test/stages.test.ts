@@ -258,3 +258,144 @@ test('augment-cache writes distinct copies', async () => {
   assert.notDeepEqual(copies[0].images, copies[1].images);
   assert.notDeepEqual(copies[0].images, original.images);
 });
+
+test('resize validates and converts image kinds', async () => {
+  const source = tempDir();
+  await fs.mkdir(path.join(source, 'good'));
+  await fs.mkdir(path.join(source, 'bad'));
+  const halves = (width: number, height: number) =>
+    sharp({ create: { width, height, channels: 3, background: '#0000ff' } }).composite([
+      {
+        input: { create: { width: width / 2, height, channels: 3, background: '#ff0000' } },
+        left: 0,
+        top: 0,
+      },
+    ]);
+  const jpeg = await halves(40, 20).jpeg().toBuffer();
+  const write = (name: string, data: Buffer) => fs.writeFile(path.join(source, name), data);
+  await write('good/cmyk.jpg', await halves(40, 20).toColourspace('cmyk').jpeg().toBuffer());
+  await write('good/16bit.png', await halves(40, 20).toColourspace('rgb16').png().toBuffer());
+  await write('good/palette.png', await halves(40, 20).png({ palette: true }).toBuffer());
+  await write('good/gray.png', await halves(40, 20).toColourspace('b-w').png().toBuffer());
+  await write('good/alpha.png', await halves(40, 20).ensureAlpha(0.5).png().toBuffer());
+  // Orientation 6 displays the image turned 90 degrees clockwise, so its left (red) half ends up on top.
+  await write('good/rotated.jpg', await halves(40, 20).jpeg().withMetadata({ orientation: 6 }).toBuffer());
+  await write('bad/truncated.jpg', jpeg.subarray(0, Math.floor(jpeg.length / 2)));
+  await write('bad/empty.jpg', Buffer.alloc(0));
+  await write('bad/text.jpg', Buffer.from('this is not an image'));
+  await write(
+    'bad/bomb.png',
+    await sharp({ create: { width: 7000, height: 7000, channels: 3, background: '#000000' } })
+      .png()
+      .toBuffer(),
+  );
+  // Eight files per class, so that a 50/25/25 split assigns every file.
+  for (const name of [
+    'good/plain1.jpg',
+    'good/plain2.jpg',
+    'bad/fine1.jpg',
+    'bad/fine2.jpg',
+    'bad/fine3.jpg',
+    'bad/fine4.jpg',
+  ]) {
+    await write(name, jpeg);
+  }
+
+  const store = tempDir();
+  const dataset = (
+    await runStage(download, store, config({ source: { type: 'image-folder', path: source } }).dataset)
+  ).manifest;
+  const splitManifest = (
+    await runStage(split, store, { train: 50, validation: 25, test: 25, seed: 1 }, { download: dataset })
+  ).manifest;
+  const result = await runStage(
+    resize,
+    store,
+    { height: 8, width: 8, fit: 'stretch' },
+    { download: dataset, split: splitManifest },
+  );
+
+  const skipped = Object.fromEntries(
+    (result.manifest.info.skipped as { source: string; reason: string }[]).map((s) => [s.source, s.reason]),
+  );
+  assert.deepEqual(Object.keys(skipped).sort(), [
+    'bad/bomb.png',
+    'bad/empty.jpg',
+    'bad/text.jpg',
+    'bad/truncated.jpg',
+  ]);
+  assert.match(skipped['bad/bomb.png'], /pixel limit/i);
+  assert.match(skipped['bad/truncated.jpg'], /premature end|truncated/i);
+  assert.equal(result.manifest.counts.skipped, 4);
+
+  // Every kept image decodes to 8x8 RGB with a red half and a blue half, whatever its format.
+  const groups = result.manifest.info.shards as ShardGroups;
+  const index = JSON.parse((await readArtifact(openStore(store), dataset.artifacts.index)).toString()) as {
+    source: string;
+  }[];
+  const assignment = JSON.parse(
+    (await readArtifact(openStore(store), splitManifest.artifacts.split)).toString(),
+  ) as Record<string, number[]>;
+  const checked: string[] = [];
+  for (const name of ['train', 'validation', 'test']) {
+    const batch = await readShard(openStore(store), groups[name][0], 'resize');
+    const kept = assignment[name].filter((i) => !(index[i].source in skipped));
+    kept.forEach((i, n) => {
+      const pixel = (x: number, y: number) =>
+        Array.from(batch.images.subarray((n * 64 + y * 8 + x) * 3, (n * 64 + y * 8 + x) * 3 + 3));
+      const red = (p: number[]) => p[0] > 150 && p[2] < 100;
+      const source = index[i].source;
+      if (source === 'good/rotated.jpg') {
+        assert.ok(red(pixel(7, 0)), `${source}: EXIF orientation not applied, top right is ${pixel(7, 0)}`);
+        assert.ok(!red(pixel(0, 7)), `${source}: bottom left should be blue`);
+      } else if (source !== 'good/gray.png') {
+        assert.ok(red(pixel(0, 4)), `${source}: left should be red, is ${pixel(0, 4)}`);
+        assert.ok(!red(pixel(7, 4)), `${source}: right should be blue, is ${pixel(7, 4)}`);
+      } else {
+        assert.equal(pixel(0, 4)[0], pixel(0, 4)[2], 'grayscale becomes equal RGB channels');
+      }
+      checked.push(source);
+    });
+  }
+  const kept = result.manifest.counts.train + result.manifest.counts.validation + result.manifest.counts.test;
+  assert.equal(checked.length, kept);
+  for (const name of ['cmyk.jpg', '16bit.png', 'palette.png', 'gray.png', 'alpha.png', 'rotated.jpg']) {
+    assert.ok(checked.includes(`good/${name}`), `good/${name} was not kept`);
+  }
+});
+
+test('resize aspect ratio policies', async () => {
+  const source = tempDir();
+  for (const name of ['a', 'b']) {
+    await fs.mkdir(path.join(source, name));
+    for (let i = 0; i < 4; i++) {
+      await sharp({ create: { width: 40, height: 20, channels: 3, background: '#ffffff' } })
+        .png()
+        .toFile(path.join(source, name, `${i}.png`));
+    }
+  }
+  const store = tempDir();
+  const dataset = (
+    await runStage(download, store, config({ source: { type: 'image-folder', path: source } }).dataset)
+  ).manifest;
+  const splitManifest = (
+    await runStage(split, store, { train: 50, validation: 25, test: 25, seed: 1 }, { download: dataset })
+  ).manifest;
+  const topLeft = async (fit: string) => {
+    const result = await runStage(
+      resize,
+      store,
+      { height: 8, width: 8, fit },
+      { download: dataset, split: splitManifest },
+    );
+    const batch = await readShard(
+      openStore(store),
+      (result.manifest.info.shards as ShardGroups).train[0],
+      'resize',
+    );
+    return Array.from(batch.images.subarray(0, 3));
+  };
+  assert.deepEqual(await topLeft('stretch'), [255, 255, 255]);
+  assert.deepEqual(await topLeft('crop'), [255, 255, 255]);
+  assert.deepEqual(await topLeft('pad'), [0, 0, 0], 'pad letterboxes a wide image with black rows');
+});
