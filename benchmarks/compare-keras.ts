@@ -70,7 +70,7 @@ function kerasPython(): string {
 /** Writes each base layer's weights as .npy files, in Keras's order, for the Keras side to load. */
 async function exportBaseWeights(
   uri: string,
-  outputLayer: string,
+  outputLayer: string | undefined,
   height: number,
   width: number,
   folder: string,

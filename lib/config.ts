@@ -96,8 +96,11 @@ export const augmentSchema = z.object({
 export const baseModelSchema = z.object({
   /** model.json of a TensorFlow.js LayersModel: a path, file:// URI or http(s) URL. */
   uri: z.string().min(1),
-  /** Layer whose output is the feature map the head reads; the layers after it are dropped. */
-  outputLayer: z.string().min(1),
+  /**
+   * Layer whose output is the feature map the head reads; the layers after it are dropped. When
+   * omitted, the base is cut after its last layer with a 4-D (batch, height, width, channels) output.
+   */
+  outputLayer: z.string().min(1).optional(),
   /** Pixel preprocessing inside the model: pixels in [0, 255] become pixel * scale + offset. */
   preprocessing: z
     .object({ scale: z.number().default(1 / 255), offset: z.number().default(0) })

@@ -7,7 +7,7 @@ import { before, test } from 'node:test';
 import { selectBackend } from '../lib/tf/backend';
 import { loadLayersModel } from '../lib/tf/model-io';
 import type { Tf } from '../lib/tf/tf';
-import { splitBase } from '../lib/tf/transfer-model';
+import { lastFeatureMapLayer, loadBase, splitBase } from '../lib/tf/transfer-model';
 import { tempDir } from './helpers/data';
 import { MOBILENET_V2 } from './helpers/model';
 
@@ -20,6 +20,17 @@ test('base model loads cut and resized', async () => {
   const base = await loadLayersModel(tf, MOBILENET_V2, { inputSize: [96, 96], outputLayer: 'out_relu' });
   assert.deepEqual(base.outputs[0].shape, [null, 3, 3, 1280]);
   assert.equal(base.countParams(), 2257984);
+  assert.equal(base.layers.at(-1)?.name, 'out_relu');
+});
+
+test('base model cut defaults to last feature map', async () => {
+  assert.equal(await lastFeatureMapLayer(tf, MOBILENET_V2), 'out_relu');
+  const base = await loadBase(
+    tf,
+    { uri: MOBILENET_V2, preprocessing: { scale: 1 / 255, offset: 0 } },
+    64,
+    64,
+  );
   assert.equal(base.layers.at(-1)?.name, 'out_relu');
 });
 

@@ -7,7 +7,8 @@ type Layer = import('@tensorflow/tfjs').layers.Layer;
 
 export interface BaseModelOptions {
   uri: string;
-  outputLayer: string;
+  /** Layer to cut after; the last layer with a 4-D output when omitted. */
+  outputLayer?: string;
   preprocessing: { scale: number; offset: number };
 }
 
@@ -20,13 +21,41 @@ export interface Head {
 }
 
 /** Loads a base model for an input size, ending at its feature-map layer (include_top=False). */
-export function loadBase(
+export async function loadBase(
   tf: Tf,
   options: BaseModelOptions,
   height: number,
   width: number,
 ): Promise<LayersModel> {
-  return loadLayersModel(tf, options.uri, { inputSize: [height, width], outputLayer: options.outputLayer });
+  const outputLayer = options.outputLayer ?? (await lastFeatureMapLayer(tf, options.uri));
+  return loadLayersModel(tf, options.uri, { inputSize: [height, width], outputLayer });
+}
+
+/**
+ * Finds the last layer whose output is a 4-D feature map larger than 1x1, by loading the model at
+ * its own input size, where its original classifier still fits.
+ *
+ * @throws InvalidInputError if no layer has a 4-D output.
+ */
+export async function lastFeatureMapLayer(tf: Tf, uri: string): Promise<string> {
+  const model = await loadLayersModel(tf, uri);
+  try {
+    const layer = [...model.layers].reverse().find((candidate) => {
+      const shape = candidate.outputShape;
+      // A 1x1 map (the output of a classifier's pooling layer) is not a feature map to pool again.
+      return (
+        Array.isArray(shape) &&
+        !Array.isArray(shape[0]) &&
+        shape.length === 4 &&
+        Number(shape[1]) * Number(shape[2]) > 1
+      );
+    });
+    if (!layer)
+      throw new InvalidInputError(`No layer of ${uri} outputs a 4-D feature map; set baseModel.outputLayer.`);
+    return layer.name;
+  } finally {
+    model.dispose();
+  }
 }
 
 export function createHead(tf: Tf, numClasses: number, dropout: number): Head {
