@@ -1,10 +1,11 @@
 import sharp from 'sharp';
 import { imageSchema } from '../lib/config';
 import { decodeNpy } from '../lib/data/npy';
-import { SHARD_SIZE, shardArtifacts, writeShard, type ShardGroups } from '../lib/data/shards';
+import type { z } from 'zod';
+import { SHARD_SIZE, shardArtifacts, writeShard, type ShardGroups, type ShardRef } from '../lib/data/shards';
 import { readArtifact } from '../lib/store';
-import { SPLITS } from './split';
-import { defineStage } from './stage';
+import { SPLITS, type SplitName } from './split';
+import { defineStage, type StageContext, type StageOutput } from './stage';
 
 /**
  * Decoded images above this many pixels are rejected as possible decompression bombs; 40 Mpx is
@@ -13,72 +14,112 @@ import { defineStage } from './stage';
  */
 const MAX_INPUT_PIXELS = 40_000_000;
 
+/** One chunk of a split: up to SHARD_SIZE images that become one shard. */
+interface ResizedChunk {
+  split: SplitName;
+  chunk: number;
+  shard: ShardRef;
+  skipped: { source: string; reason: string }[];
+}
+
+type ResizeContext = StageContext<z.infer<typeof imageSchema>>;
+
 /**
  * Decodes every image once, converts it to RGB (EXIF orientation applied, alpha dropped), resizes
  * it bilinearly to the model's input size and stores each split as uint8 shards. Images that fail
- * to decode are skipped and listed with their reason.
+ * to decode are skipped and listed with their reason. The chunks of SHARD_SIZE images are
+ * independent, so the stage can fan out: part k of n resizes every n-th chunk, and the merge puts
+ * the chunks back in order, which gives the same shards whatever n is.
  */
 export const resize = defineStage({
   name: 'resize',
   version: 1,
   params: imageSchema,
-  run: async ({ params, inputs, store, attemptPrefix, report }) => {
-    const dataset = inputs.download;
-    const assignment = JSON.parse(
-      (await readArtifact(store, inputs.split.artifacts.split, 'split')).toString('utf8'),
-    ) as Record<string, number[]>;
-    const loader = await openDataset(dataset, store);
-    const { height, width, fit } = params;
-    const pixelsPerImage = height * width * 3;
-
-    const groups: ShardGroups = {};
-    const skipped: { source: string; reason: string }[] = [];
-    const counts: Record<string, number> = {};
-    const total = SPLITS.reduce((sum, name) => sum + assignment[name].length, 0);
-    let done = 0;
-
-    for (const name of SPLITS) {
-      groups[name] = [];
-      const indices = assignment[name];
-      for (let start = 0; start < indices.length; start += SHARD_SIZE) {
-        const chunk = indices.slice(start, start + SHARD_SIZE);
-        const images = new Uint8Array(chunk.length * pixelsPerImage);
-        const labels = new Int32Array(chunk.length);
-        let kept = 0;
-        for (const index of chunk) {
-          try {
-            const pixels = await loader.resized(index, width, height, fit);
-            images.set(pixels, kept * pixelsPerImage);
-            labels[kept] = loader.label(index);
-            kept++;
-          } catch (error) {
-            skipped.push({ source: loader.describe(index), reason: (error as Error).message });
-          }
-          done++;
-        }
-        const shard = await writeShard(
-          store,
-          `${attemptPrefix}/${name}-${String(groups[name].length).padStart(5, '0')}`,
-          {
-            images: images.subarray(0, kept * pixelsPerImage),
-            labels: labels.subarray(0, kept),
-            shape: [kept, height, width, 3],
-          },
-        );
-        groups[name].push(shard);
-        report({ phase: 'resize', fraction: done / total, message: `${done}/${total} images` });
-      }
-      counts[name] = groups[name].reduce((sum, shard) => sum + shard.count, 0);
-    }
-    counts.skipped = skipped.length;
-
-    return {
-      artifacts: shardArtifacts(groups),
-      counts,
-      info: { shards: groups, classNames: dataset.info.classNames, skipped, height, width },
-    };
-  },
+  run: async (context) => mergeChunks(context, [await resizeChunks(context, { index: 0, count: 1 })]),
+  shards: { run: resizeChunks, merge: mergeChunks },
 });
+
+async function resizeChunks(
+  context: ResizeContext,
+  shard: { index: number; count: number },
+): Promise<StageOutput> {
+  const { params, inputs, store, attemptPrefix, report } = context;
+  const assignment = JSON.parse(
+    (await readArtifact(store, inputs.split.artifacts.split, 'split')).toString('utf8'),
+  ) as Record<string, number[]>;
+  const loader = await openDataset(inputs.download, store);
+  const { height, width, fit } = params;
+  const pixelsPerImage = height * width * 3;
+
+  const units = SPLITS.flatMap((split) =>
+    Array.from({ length: Math.ceil(assignment[split].length / SHARD_SIZE) }, (_, chunk) => ({
+      split,
+      chunk,
+    })),
+  ).filter((_, position) => position % shard.count === shard.index);
+  const total = units.reduce(
+    (sum, unit) => sum + Math.min(SHARD_SIZE, assignment[unit.split].length - unit.chunk * SHARD_SIZE),
+    0,
+  );
+  let done = 0;
+
+  const chunks: ResizedChunk[] = [];
+  for (const { split, chunk } of units) {
+    const indices = assignment[split].slice(chunk * SHARD_SIZE, (chunk + 1) * SHARD_SIZE);
+    const images = new Uint8Array(indices.length * pixelsPerImage);
+    const labels = new Int32Array(indices.length);
+    const skipped: ResizedChunk['skipped'] = [];
+    let kept = 0;
+    for (const index of indices) {
+      try {
+        const pixels = await loader.resized(index, width, height, fit);
+        images.set(pixels, kept * pixelsPerImage);
+        labels[kept] = loader.label(index);
+        kept++;
+      } catch (error) {
+        skipped.push({ source: loader.describe(index), reason: (error as Error).message });
+      }
+      done++;
+    }
+    const ref = await writeShard(store, `${attemptPrefix}/${split}-${String(chunk).padStart(5, '0')}`, {
+      images: images.subarray(0, kept * pixelsPerImage),
+      labels: labels.subarray(0, kept),
+      shape: [kept, height, width, 3],
+    });
+    chunks.push({ split, chunk, shard: ref, skipped });
+    report({ phase: 'resize', fraction: done / total, message: `${done}/${total} images` });
+  }
+
+  return {
+    artifacts: Object.fromEntries(
+      chunks.flatMap((item) => [
+        [`${item.split}/${item.chunk}/images`, item.shard.images],
+        [`${item.split}/${item.chunk}/labels`, item.shard.labels],
+      ]),
+    ),
+    counts: { images: done },
+    info: { chunks, classNames: inputs.download.info.classNames, height, width },
+  };
+}
+
+async function mergeChunks(_context: ResizeContext, parts: StageOutput[]): Promise<StageOutput> {
+  const chunks = parts
+    .flatMap((part) => part.info?.chunks as ResizedChunk[])
+    .sort((a, b) => SPLITS.indexOf(a.split) - SPLITS.indexOf(b.split) || a.chunk - b.chunk);
+  const groups: ShardGroups = Object.fromEntries(SPLITS.map((split) => [split, [] as ShardRef[]]));
+  const skipped = chunks.flatMap((item) => item.skipped);
+  for (const item of chunks) groups[item.split].push(item.shard);
+
+  const counts: Record<string, number> = {};
+  for (const split of SPLITS) counts[split] = groups[split].reduce((sum, shard) => sum + shard.count, 0);
+  counts.skipped = skipped.length;
+  const first = parts[0]?.info ?? {};
+  return {
+    artifacts: shardArtifacts(groups),
+    counts,
+    info: { shards: groups, classNames: first.classNames, skipped, height: first.height, width: first.width },
+  };
+}
 
 interface DatasetLoader {
   resized(index: number, width: number, height: number, fit: Fit): Promise<Uint8Array>;

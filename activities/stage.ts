@@ -42,6 +42,14 @@ export interface StageDefinition<S extends z.ZodType> {
   /** Digest of external input (a dataset folder, a model file) that the cache key must cover. */
   fingerprint?: (params: z.infer<S>) => Promise<unknown>;
   run: (context: StageContext<z.infer<S>>) => Promise<StageOutput>;
+  /**
+   * For stages that can fan out: `run` does one part of the work, and `merge` combines the parts'
+   * outputs. The merged output must not depend on how many parts there were.
+   */
+  shards?: {
+    run: (context: StageContext<z.infer<S>>, shard: { index: number; count: number }) => Promise<StageOutput>;
+    merge: (context: StageContext<z.infer<S>>, parts: StageOutput[]) => Promise<StageOutput>;
+  };
 }
 
 const HEARTBEAT_INTERVAL_MS = 1000;
@@ -81,6 +89,9 @@ export function defineStage<S extends z.ZodType>(definition: StageDefinition<S>)
           version: definition.version,
           params,
           fingerprint,
+          // Parts of a fanned-out stage cache under their own keys; the merged output uses the
+          // stage's key, so it is shared with unsharded runs.
+          ...(input.shard ? { shard: input.shard } : {}),
           inputs: Object.fromEntries(
             Object.entries(input.inputs).map(([name, manifest]) => [
               name,
@@ -107,7 +118,7 @@ export function defineStage<S extends z.ZodType>(definition: StageDefinition<S>)
       const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
       let output: StageOutput;
       try {
-        output = await definition.run({
+        const stageContext: StageContext<z.infer<S>> = {
           stage: definition.name,
           params,
           inputs: input.inputs,
@@ -122,7 +133,8 @@ export function defineStage<S extends z.ZodType>(definition: StageDefinition<S>)
           report: (progress, resume) => {
             lastDetails = { progress, resume: resume ?? lastDetails.resume };
           },
-        });
+        };
+        output = await runDefinition(definition, stageContext, input);
       } finally {
         clearInterval(timer);
       }
@@ -155,6 +167,22 @@ export function defineStage<S extends z.ZodType>(definition: StageDefinition<S>)
   };
   Object.defineProperty(activity, 'name', { value: definition.name });
   return activity;
+}
+
+function runDefinition<S extends z.ZodType>(
+  definition: StageDefinition<S>,
+  context: StageContext<z.infer<S>>,
+  input: StageInput,
+): Promise<StageOutput> {
+  const shards = definition.shards;
+  if (!shards) {
+    if (input.shard || input.parts)
+      throw new InvalidInputError(`Stage ${definition.name} cannot fan out; set its fanOut to 1.`);
+    return definition.run(context);
+  }
+  if (input.shard) return shards.run(context, input.shard);
+  if (input.parts) return shards.merge(context, input.parts);
+  return definition.run(context);
 }
 
 /** Maps bad input to non-retryable failures and everything else to retryable ones, with the attempt. */

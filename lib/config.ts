@@ -171,6 +171,8 @@ export const configSchema = z
       dropout: 0.2,
     }),
     backend: backendSchema.default('auto'),
+    /** Parallel activities the resize stage is split into, so that more CPU workers finish it sooner. */
+    fanOut: positiveInt.max(64).default(1),
     temporal: z
       .object({
         cpuTaskQueue: z.string().default('retrain-cpu'),

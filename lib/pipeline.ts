@@ -40,6 +40,11 @@ export interface StageSpec {
   startToCloseTimeoutSeconds: number;
   heartbeatTimeoutSeconds: number;
   maximumAttempts: number;
+  /**
+   * Parallel activities the stage's work is split into, for stages that support it; their partial
+   * outputs are merged by one more activity. 1 or absent runs the stage as one activity.
+   */
+  fanOut?: number;
 }
 
 export interface PipelineSpec {
@@ -55,6 +60,10 @@ export interface StageInput {
   params: unknown;
   /** Committed manifests of the stages this one depends on, by stage name. */
   inputs: Record<string, StageManifest>;
+  /** Set on the parallel activities of a fanned-out stage: which part of the work this one does. */
+  shard?: { index: number; count: number };
+  /** Set on the merging activity of a fanned-out stage: the parts' manifests, in shard order. */
+  parts?: StageManifest[];
 }
 
 export interface StageResult {

@@ -11,7 +11,7 @@ test('run rejects invalid config before starting', async () => {
   const file = path.join(tempDir(), 'bad.yaml');
   await fs.writeFile(
     file,
-    'dataset:\n  source: {type: fashion-mnist}\n  classes: [Shirt]\nbaseModel: {uri: m.json}\n',
+    'dataset:\n  source: {type: fashion-mnist}\n  classes: [Shirt]\nbaseModel: {uri: m.json}\nimage: {height: 0}\n',
   );
   // The address points at a closed port: validation must fail before any connection is tried.
   const result = spawnSync(process.execPath, [cli, 'run', file, '--address', '127.0.0.1:1'], {
@@ -20,7 +20,7 @@ test('run rejects invalid config before starting', async () => {
   assert.equal(result.status, 1);
   assert.match(result.stderr, /Invalid configuration file .*bad\.yaml:/);
   assert.match(result.stderr, /dataset\.classes: .*>=2/);
-  assert.match(result.stderr, /baseModel\.outputLayer: /);
+  assert.match(result.stderr, /image\.height: .*>0/);
   assert.doesNotMatch(result.stderr, /at .*\.js:\d+/, 'bad input should not print a stack trace');
 });
 

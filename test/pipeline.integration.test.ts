@@ -49,6 +49,7 @@ function tinyConfig(store: string, overrides: Partial<PipelineConfigInput> = {})
     fineTune: { epochs: 1, batchSize: 16, fromLayer: 'block_16_expand' },
     baseline: { epochs: 1, batchSize: 16 },
     temporal: { heartbeatTimeoutSeconds: 20, maximumAttempts: 2 },
+    fanOut: 2,
     ...overrides,
   });
 }

@@ -399,3 +399,49 @@ test('resize aspect ratio policies', async () => {
   assert.deepEqual(await topLeft('crop'), [255, 255, 255]);
   assert.deepEqual(await topLeft('pad'), [0, 0, 0], 'pad letterboxes a wide image with black rows');
 });
+
+test('resize fan-out gives same shards', async () => {
+  const params = { height: 16, width: 16, fit: 'stretch' };
+  const splitParams = { train: 50, validation: 25, test: 25, seed: 2 };
+  const digests = (manifest: StageManifest) =>
+    Object.fromEntries(Object.entries(manifest.artifacts).map(([key, artifact]) => [key, artifact.sha256]));
+
+  const reference = await preparedDataset(30);
+  const referenceSplit = (
+    await runStage(split, reference.store, splitParams, { download: reference.dataset })
+  ).manifest;
+  const whole = (
+    await runStage(resize, reference.store, params, { download: reference.dataset, split: referenceSplit })
+  ).manifest;
+
+  for (const count of [2, 3]) {
+    // A separate store with the same data, so that the merge cannot find the unsharded manifest.
+    const { store, dataset } = await preparedDataset(30);
+    const inputs = {
+      download: dataset,
+      split: (await runStage(split, store, splitParams, { download: dataset })).manifest,
+    };
+    const environment = new MockActivityEnvironment({ attempt: 1 });
+    const run = (extra: Partial<StageInput>) =>
+      environment.run(resize, {
+        pipeline: 'test',
+        stage: 'resize',
+        storeUri: store,
+        params,
+        inputs,
+        ...extra,
+      }) as Promise<StageResult>;
+    const parts = await Promise.all(
+      Array.from({ length: count }, (_, index) => run({ shard: { index, count } })),
+    );
+    assert.ok(
+      parts.every((part) => part.manifest.cacheKey !== whole.cacheKey),
+      'parts cache under their own keys',
+    );
+    const merged = await run({ parts: parts.map((part) => part.manifest) });
+    assert.equal(merged.cached, false);
+    assert.equal(merged.manifest.cacheKey, whole.cacheKey);
+    assert.deepEqual(digests(merged.manifest), digests(whole));
+    assert.deepEqual(merged.manifest.counts, whole.counts);
+  }
+});

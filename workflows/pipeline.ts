@@ -42,16 +42,16 @@ export async function pipelineWorkflow(input: PipelineRunInput): Promise<Pipelin
     const state = states.get(stage.name) as StageState;
     state.status = 'running';
     state.startedAt = Date.now();
-    const activity = stageActivity(stage);
     const inputs = Object.fromEntries(stage.dependsOn.map((name) => [name, results[name].manifest]));
+    const stageInput: StageInput = {
+      pipeline: input.pipeline.name,
+      stage: stage.name,
+      storeUri: input.storeUri,
+      params: stage.params,
+      inputs,
+    };
     try {
-      const result = await activity({
-        pipeline: input.pipeline.name,
-        stage: stage.name,
-        storeUri: input.storeUri,
-        params: stage.params,
-        inputs,
-      });
+      const result = await runActivities(stage, stageInput);
       results[stage.name] = result;
       state.status = result.cached ? 'cached' : 'done';
     } catch (error) {
@@ -95,12 +95,39 @@ export async function pipelineWorkflow(input: PipelineRunInput): Promise<Pipelin
   return { stages: results };
 }
 
-function stageActivity(stage: StageSpec): StageActivity {
+/**
+ * Runs a stage as one activity, or, when it fans out, as parallel activities that each do one part
+ * of the work followed by one that merges their outputs. The stage counts as cached only when
+ * every activity was.
+ */
+async function runActivities(stage: StageSpec, stageInput: StageInput): Promise<StageResult> {
+  const count = stage.fanOut ?? 1;
+  if (count <= 1) return stageActivity(stage, `stage ${stage.name}`)(stageInput);
+
+  const parts = await Promise.all(
+    Array.from({ length: count }, (_, index) =>
+      stageActivity(
+        stage,
+        `stage ${stage.name}, part ${index + 1} of ${count}`,
+      )({ ...stageInput, shard: { index, count } }),
+    ),
+  );
+  const merged = await stageActivity(
+    stage,
+    `stage ${stage.name}, merge of ${count} parts`,
+  )({
+    ...stageInput,
+    parts: parts.map((part) => part.manifest),
+  });
+  return { manifest: merged.manifest, cached: merged.cached && parts.every((part) => part.cached) };
+}
+
+function stageActivity(stage: StageSpec, summary: string): StageActivity {
   const activities = proxyActivities<Record<string, StageActivity>>({
     taskQueue: stage.taskQueue,
     startToCloseTimeout: stage.startToCloseTimeoutSeconds * 1000,
     heartbeatTimeout: stage.heartbeatTimeoutSeconds * 1000,
-    summary: `stage ${stage.name}`,
+    summary,
     retry: {
       initialInterval: '1s',
       backoffCoefficient: 2,
