@@ -6,7 +6,7 @@ import { ArtifactIntegrityError, InvalidInputError } from '../lib/errors';
 import type { ArtifactRef, StageInput, StageManifest, StageProgress, StageResult } from '../lib/pipeline';
 import { openStore, type ArtifactStore } from '../lib/store';
 
-/** What a stage's run function returns; the stage wrapper turns it into a committed manifest. */
+/** Output of a stage's run function, which the stage wrapper turns into a committed manifest. */
 export interface StageOutput {
   artifacts: Record<string, ArtifactRef>;
   counts?: Record<string, number>;
@@ -14,7 +14,7 @@ export interface StageOutput {
   info?: Record<string, unknown>;
 }
 
-/** What a stage's run function gets. */
+/** Context passed to a stage's run function. */
 export interface StageContext<P> {
   stage: string;
   params: P;

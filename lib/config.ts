@@ -171,7 +171,7 @@ export const configSchema = z
       dropout: 0.2,
     }),
     backend: backendSchema.default('auto'),
-    /** Parallel activities the resize stage is split into, so that more CPU workers finish it sooner. */
+    /** Parallel activities that resize and augment-cache are split into, so more CPU workers finish them sooner. */
     fanOut: positiveInt.max(64).default(1),
     temporal: z
       .object({

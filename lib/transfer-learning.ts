@@ -33,7 +33,10 @@ export function transferLearningPipeline(config: PipelineConfig): PipelineSpec {
     stage('download', 'download', [], 'cpu', config.dataset, 2),
     stage('split', 'split', ['download'], 'cpu', config.split, 1),
     { ...stage('resize', 'resize', ['download', 'split'], 'cpu', config.image, 4), fanOut: config.fanOut },
-    stage('augment-cache', 'augmentCache', ['resize'], 'cpu', config.augment, 4),
+    {
+      ...stage('augment-cache', 'augmentCache', ['resize'], 'cpu', config.augment, 4),
+      fanOut: config.fanOut,
+    },
     stage(
       'train-head',
       'trainHead',

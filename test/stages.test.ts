@@ -445,3 +445,38 @@ test('resize fan-out gives same shards', async () => {
     assert.deepEqual(merged.manifest.counts, whole.counts);
   }
 });
+
+test('augment-cache fan-out gives same copies', async () => {
+  const digests = (manifest: StageManifest) =>
+    Object.fromEntries(Object.entries(manifest.artifacts).map(([key, artifact]) => [key, artifact.sha256]));
+  const params = { flip: 'horizontal', rotation: 0.1, copies: 2, seed: 5 };
+  const prepare = async () => {
+    const { store, dataset } = await preparedDataset(8);
+    const splitManifest = (
+      await runStage(split, store, { train: 50, validation: 25, test: 25, seed: 1 }, { download: dataset })
+    ).manifest;
+    const resized = (
+      await runStage(resize, store, { height: 16, width: 16 }, { download: dataset, split: splitManifest })
+    ).manifest;
+    return { store, inputs: { resize: resized } };
+  };
+
+  const reference = await prepare();
+  const whole = (await runStage(augmentCache, reference.store, params, reference.inputs)).manifest;
+
+  const { store, inputs } = await prepare();
+  const environment = new MockActivityEnvironment({ attempt: 1 });
+  const run = (extra: Partial<StageInput>) =>
+    environment.run(augmentCache, {
+      pipeline: 'test',
+      stage: 'augment-cache',
+      storeUri: store,
+      params,
+      inputs,
+      ...extra,
+    }) as Promise<StageResult>;
+  const parts = await Promise.all([0, 1].map((index) => run({ shard: { index, count: 2 } })));
+  const merged = await run({ parts: parts.map((part) => part.manifest) });
+  assert.equal(merged.cached, false);
+  assert.deepEqual(digests(merged.manifest), digests(whole));
+});

@@ -139,7 +139,7 @@ function stageActivity(stage: StageSpec, summary: string): StageActivity {
   return activities[stage.activity];
 }
 
-/** The innermost message of an activity failure, which is the one the stage threw. */
+/** Returns the innermost message of an activity failure, which is the one the stage threw. */
 function describeFailure(error: unknown): string {
   let current = error as { message?: string; cause?: unknown } | undefined;
   let message = current?.message ?? String(error);

@@ -16,6 +16,8 @@ export interface AugmentJobInput {
   seed: number;
   /** Copies committed by an earlier attempt, from its last heartbeat. */
   resume?: ShardGroups;
+  /** Part of the work to do when the stage fans out: every count-th (copy, shard) pair from index. */
+  part?: { index: number; count: number };
 }
 
 const CHUNK = 64;
@@ -30,20 +32,23 @@ export async function augmentJob(input: AugmentJobInput, context: JobContext): P
   const { tf } = await initBackend(context, 'inference', 'cpu');
   const store = openStore(input.storeUri);
   const groups: ShardGroups = {};
-  const total = input.copies * input.train.length;
+  const part = input.part ?? { index: 0, count: 1 };
+  const total = Math.ceil((input.copies * input.train.length - part.index) / part.count);
   let done = 0;
 
   for (let copy = 0; copy < input.copies; copy++) {
     const group = `train-copy-${copy}`;
     groups[group] = [];
     for (const [index, shard] of input.train.entries()) {
+      // Other parts fill the gaps; the merge puts every copy's shards back in order.
+      if ((copy * input.train.length + index) % part.count !== part.index) continue;
       const previous = input.resume?.[group]?.[index];
       if (
         previous &&
         (await store.exists(store.keyOf(previous.images.uri))) &&
         (await store.exists(store.keyOf(previous.labels.uri)))
       ) {
-        groups[group].push(previous);
+        groups[group][index] = previous;
         done++;
         continue;
       }
@@ -81,7 +86,7 @@ export async function augmentJob(input: AugmentJobInput, context: JobContext): P
           shape: batch.shape,
         },
       );
-      groups[group].push(ref);
+      groups[group][index] = ref;
       done++;
       context.progress(
         { phase: 'augment', fraction: done / total, message: `copy ${copy + 1}/${input.copies}` },

@@ -86,7 +86,8 @@ async function downloadResumable(
   // 206 continues the partial file; 200 means the server ignored the range, so start over.
   const append = response.status === 206 && have > 0;
   const length = Number(response.headers.get('content-length') ?? NaN);
-  const total = Number.isFinite(length) ? length + (append ? have : 0) : undefined;
+  const offset = append ? have : 0;
+  const total = Number.isFinite(length) ? length + offset : undefined;
   let received = append ? have : 0;
   const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
   body.on('data', (chunk: Buffer) => {

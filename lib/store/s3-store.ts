@@ -20,7 +20,7 @@ export interface S3Settings {
   forcePathStyle?: boolean;
   /**
    * When the SDK adds integrity checksums to requests. `when_required` sends them only where the
-   * S3 API demands one, which S3-compatible servers that reject the newer CRC headers accept;
+   * S3 API demands one, so S3-compatible servers that reject the newer CRC headers accept it.
    * `when_supported` is the AWS SDK v3 default.
    */
   checksum?: 'when_required' | 'when_supported';
