@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { FASHION_MNIST_CLASSES, datasetSchema } from '../lib/config';
+import { FASHION_MNIST_CLASSES, MNIST_CLASSES, datasetSchema } from '../lib/config';
 import { sha256 } from '../lib/digest';
 import { InvalidInputError } from '../lib/errors';
 import { readIdx } from '../lib/data/idx';
@@ -28,10 +28,10 @@ export const download = defineStage({
   version: 1,
   params: datasetSchema,
   fingerprint: async (params: DownloadParams) => {
-    if (params.source.type === 'fashion-mnist') {
+    if (params.source.type === 'fashion-mnist' || params.source.type === 'mnist') {
       const digests: Record<string, string> = {};
       for (const file of idxFilesOf(params))
-        digests[file] = sha256(await readSource(path.join(params.source.path, file)));
+        digests[file] = sha256(await readSource(path.join(params.source.path, file), params.source.type));
       return digests;
     }
     if (params.source.type === 'archive') {
@@ -42,7 +42,7 @@ export const download = defineStage({
   },
   run: async (context) => {
     const source = context.params.source;
-    if (source.type === 'fashion-mnist') return downloadFashionMnist(context);
+    if (source.type === 'fashion-mnist' || source.type === 'mnist') return downloadIdx(context);
     if (source.type === 'image-folder') return downloadImageFolder(context, source.path);
     return downloadArchive(context, source);
   },
@@ -72,15 +72,20 @@ async function downloadArchive(
 }
 
 function idxFilesOf(params: DownloadParams): string[] {
-  if (params.source.type !== 'fashion-mnist') return [];
+  if (params.source.type !== 'fashion-mnist' && params.source.type !== 'mnist') return [];
   const subsets = params.source.subset === 'all' ? (['train', 'test'] as const) : [params.source.subset];
   return subsets.flatMap((subset) => [...IDX_FILES[subset]]);
 }
 
-async function readSource(file: string): Promise<Buffer> {
+async function readSource(file: string, type: 'fashion-mnist' | 'mnist'): Promise<Buffer> {
   try {
     return await fs.readFile(file);
   } catch {
+    if (type === 'mnist') {
+      throw new InvalidInputError(
+        `MNIST file ${file} is missing. Set dataset.source.path to the folder with MNIST's IDX files.`,
+      );
+    }
     throw new InvalidInputError(
       `Fashion-MNIST file ${file} is missing. Install Debian's dataset-fashion-mnist package ` +
         '(apt-get install dataset-fashion-mnist, or npm run setup) or set dataset.source.path to the folder with the IDX files.',
@@ -88,15 +93,18 @@ async function readSource(file: string): Promise<Buffer> {
   }
 }
 
-async function downloadFashionMnist(context: StageContext<DownloadParams>): Promise<StageOutput> {
+/** Reads the selected classes of MNIST or Fashion-MNIST from their IDX files. */
+async function downloadIdx(context: StageContext<DownloadParams>): Promise<StageOutput> {
   const { params, store, attemptPrefix } = context;
-  const source = params.source as Extract<DownloadParams['source'], { type: 'fashion-mnist' }>;
-  const classNames = params.classes ?? [...FASHION_MNIST_CLASSES];
+  const source = params.source as Extract<DownloadParams['source'], { type: 'fashion-mnist' | 'mnist' }>;
+  const allClasses: readonly string[] = source.type === 'mnist' ? MNIST_CLASSES : FASHION_MNIST_CLASSES;
+  const datasetName = source.type === 'mnist' ? 'an MNIST' : 'a Fashion-MNIST';
+  const classNames = params.classes ?? [...allClasses];
   const classIds = classNames.map((name) => {
-    const id = (FASHION_MNIST_CLASSES as readonly string[]).indexOf(name);
+    const id = allClasses.indexOf(name);
     if (id < 0) {
       throw new InvalidInputError(
-        `Class ${JSON.stringify(name)} is not a Fashion-MNIST class. Valid classes: ${FASHION_MNIST_CLASSES.map((c) => JSON.stringify(c)).join(', ')}.`,
+        `Class ${JSON.stringify(name)} is not ${datasetName} class. Valid classes: ${allClasses.map((c) => JSON.stringify(c)).join(', ')}.`,
       );
     }
     return id;
@@ -108,7 +116,7 @@ async function downloadFashionMnist(context: StageContext<DownloadParams>): Prom
   let height = 0;
   let width = 0;
   for (let i = 0; i < files.length; i += 2) {
-    await readSource(path.join(source.path, files[i]));
+    await readSource(path.join(source.path, files[i]), source.type);
     const images = await readIdx(path.join(source.path, files[i]));
     const labels = await readIdx(path.join(source.path, files[i + 1]));
     [, height, width] = images.shape;

@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { InvalidInputError } from './errors';
 import { formatS3Uri } from './store/s3-store';
 
+/** MNIST's classes: the digits, named by themselves. */
+export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
+
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',
   'Trouser',
@@ -27,6 +30,12 @@ export const datasetSourceSchema = z.discriminatedUnion('type', [
     /** Folder with the four IDX files, as Debian's dataset-fashion-mnist installs them. */
     path: z.string().default('/usr/share/datasets/fashion-mnist'),
     /** Original files to read: the 60,000 training images, the 10,000 test images, or both. */
+    subset: z.enum(['train', 'test', 'all']).default('all'),
+  }),
+  z.object({
+    type: z.literal('mnist'),
+    /** Folder with MNIST's four IDX files (train-images-idx3-ubyte.gz and the others), gzipped or not. */
+    path: z.string(),
     subset: z.enum(['train', 'test', 'all']).default('all'),
   }),
   z.object({

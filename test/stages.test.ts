@@ -480,3 +480,28 @@ test('augment-cache fan-out gives same copies', async () => {
   assert.equal(merged.cached, false);
   assert.deepEqual(digests(merged.manifest), digests(whole));
 });
+
+test('download reads MNIST digits by name', async () => {
+  const source = tempDir();
+  writeFakeFashionMnist(source, 3);
+  const store = tempDir();
+  const params = config({
+    source: { type: 'mnist', path: source, subset: 'train' },
+    classes: ['3', '7'],
+  }).dataset;
+  const result = await runStage(download, store, params);
+  assert.deepEqual(result.manifest.info.classNames, ['3', '7']);
+  assert.equal(result.manifest.counts['class:7'], 3);
+  await assert.rejects(
+    runStage(
+      download,
+      store,
+      config({ source: { type: 'mnist', path: source }, classes: ['3', 'seven'] }).dataset,
+    ),
+    /Class "seven" is not an MNIST class/,
+  );
+  await assert.rejects(
+    runStage(download, store, config({ source: { type: 'mnist', path: '/nonexistent/mnist' } }).dataset),
+    /MNIST file \/nonexistent\/mnist\/.* is missing/,
+  );
+});

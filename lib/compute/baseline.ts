@@ -7,7 +7,7 @@ import { saveLayersModel, type StoredModel } from '../tf/model-io';
 import type { LayersModel, Tensor, Tf } from '../tf/tf';
 import { fitWithCheckpoints } from './checkpointed-fit';
 import { initBackend, type JobContext } from './context';
-import { loadImages } from './datasets';
+import { imageChunks } from './datasets';
 
 export interface BaselineJobInput {
   storeUri: string;
@@ -94,8 +94,8 @@ export async function trainBaselineJob(
     epochs: input.epochs,
     batchSize: input.batchSize,
     seed: input.seed,
-    trainingSet: (epoch) => loadImages(store, input.trainCopies[epoch % copies], 'augment-cache'),
-    validationSet: await loadImages(store, input.validation, 'resize'),
+    trainingSet: (epoch) => imageChunks(store, input.trainCopies[epoch % copies], 'augment-cache'),
+    validationSet: imageChunks(store, input.validation, 'resize'),
     phase: 'baseline',
   });
 

@@ -3,13 +3,35 @@ import { readShard, type ShardRef } from '../data/shards';
 import * as path from 'node:path';
 import type { ArtifactRef, StageProgress } from '../pipeline';
 import { readArtifact, type ArtifactStore } from '../store';
-import type { InMemoryDataset } from '../tf/fit';
+import type { ChunkedDataset, InMemoryDataset } from '../tf/fit';
 import type { LayersModel, Tensor, Tf } from '../tf/tf';
 
 /** Cached model outputs (features or activations) of one shard group, with its labels. */
 export interface CachedOutputs {
   values: ArtifactRef;
   labels: ArtifactRef;
+}
+
+/** Number of images in a list of shards. */
+export function countOf(shards: ShardRef[]): number {
+  return shards.reduce((sum, shard) => sum + shard.count, 0);
+}
+
+/** Image shards as a chunked dataset: one chunk per shard, read when training reaches it. */
+export function imageChunks(store: ArtifactStore, shards: ShardRef[], writtenBy: string): ChunkedDataset {
+  return {
+    sizes: shards.map((shard) => shard.count),
+    load: (chunk) => loadImages(store, [shards[chunk]], writtenBy),
+  };
+}
+
+/** Cached outputs as a chunked dataset of one chunk; features are small next to the images. */
+export function cachedOutputChunks(
+  store: ArtifactStore,
+  cached: CachedOutputs,
+  count: number,
+): ChunkedDataset {
+  return { sizes: [count], load: () => loadCachedOutputs(store, cached) };
 }
 
 /** Reads and concatenates image shards into one uint8 dataset. */
@@ -47,37 +69,46 @@ export async function cacheOutputs(
   batchSize: number,
   onBatch: (done: number, total: number) => void,
 ): Promise<CachedOutputs> {
-  const images = await loadImages(store, shards, 'resize or augment-cache');
-  const count = images.shape[0];
-  const size = images.shape.slice(1).reduce((a, b) => a * b, 1);
+  const total = shards.reduce((sum, shard) => sum + shard.count, 0);
   const parts: Float32Array[] = [];
+  const labels = new Int32Array(total);
   let outputShape: number[] = [];
-  for (let start = 0; start < count; start += batchSize) {
-    const end = Math.min(count, start + batchSize);
-    const output = tf.tidy(() => {
-      const batch = tf.tensor(Float32Array.from(images.x.subarray(start * size, end * size)), [
-        end - start,
-        ...images.shape.slice(1),
-      ]);
-      return model.predict(batch) as Tensor;
-    });
-    outputShape = output.shape.slice(1);
-    parts.push(output.dataSync() as Float32Array);
-    output.dispose();
-    onBatch(end, count);
+  let done = 0;
+  // One shard of images at a time: only the (much smaller) outputs accumulate.
+  for (const shard of shards) {
+    const images = await loadImages(store, [shard], 'resize or augment-cache');
+    const count = images.shape[0];
+    const size = images.shape.slice(1).reduce((a, b) => a * b, 1);
+    labels.set(images.labels, done);
+    for (let start = 0; start < count; start += batchSize) {
+      const end = Math.min(count, start + batchSize);
+      const output = tf.tidy(() => {
+        const batch = tf.tensor(Float32Array.from(images.x.subarray(start * size, end * size)), [
+          end - start,
+          ...images.shape.slice(1),
+        ]);
+        return model.predict(batch) as Tensor;
+      });
+      outputShape = output.shape.slice(1);
+      parts.push(output.dataSync() as Float32Array);
+      output.dispose();
+      onBatch(done + end, total);
+    }
+    done += count;
   }
   const outputSize = outputShape.reduce((a, b) => a * b, 1);
-  const values = new Float32Array(count * outputSize);
-  parts.forEach((part, i) => values.set(part, i * batchSize * outputSize));
+  const values = new Float32Array(total * outputSize);
+  let offset = 0;
+  for (const part of parts) {
+    values.set(part, offset);
+    offset += part.length;
+  }
   return {
     values: await store.put(
       `${key}-values.npy`,
-      encodeNpy({ dtype: 'float32', shape: [count, ...outputShape], data: values }),
+      encodeNpy({ dtype: 'float32', shape: [total, ...outputShape], data: values }),
     ),
-    labels: await store.put(
-      `${key}-labels.npy`,
-      encodeNpy({ dtype: 'int32', shape: [count], data: images.labels }),
-    ),
+    labels: await store.put(`${key}-labels.npy`, encodeNpy({ dtype: 'int32', shape: [total], data: labels })),
   };
 }
 

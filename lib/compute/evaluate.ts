@@ -5,7 +5,7 @@ import type { BackendPreference } from '../tf/backend';
 import { loadStoredModel, type StoredModel } from '../tf/model-io';
 import type { Tensor } from '../tf/tf';
 import { initBackend, type JobContext } from './context';
-import { loadImages } from './datasets';
+import { countOf, loadImages } from './datasets';
 
 export interface EvaluateJobInput {
   storeUri: string;
@@ -30,40 +30,47 @@ export async function evaluateJob(
 ): Promise<Record<string, ModelEvaluation>> {
   const { tf } = await initBackend(context, 'inference', input.backend);
   const store = openStore(input.storeUri);
-  const test = await loadImages(store, input.test, 'resize');
-  const count = test.shape[0];
-  const size = test.shape.slice(1).reduce((a, b) => a * b, 1);
+  const count = countOf(input.test);
+  const labels = new Int32Array(count);
   const results: Record<string, ModelEvaluation> = {};
 
   for (const [name, { model: stored, writtenBy }] of Object.entries(input.models)) {
     const model = await loadStoredModel(tf, store, stored, writtenBy);
     const columns = input.numClasses === 2 ? 1 : input.numClasses;
     const probabilities = new Float32Array(count * columns);
-    for (let start = 0; start < count; start += input.batchSize) {
-      const end = Math.min(count, start + input.batchSize);
-      const values = tf.tidy(() => {
-        const batch = tf.tensor(Float32Array.from(test.x.subarray(start * size, end * size)), [
-          end - start,
-          ...test.shape.slice(1),
-        ]);
-        const logits = model.predict(batch) as Tensor;
-        return (columns === 1 ? tf.sigmoid(logits) : tf.softmax(logits)).dataSync() as Float32Array;
-      });
-      probabilities.set(values, start * columns);
-      context.progress({
-        phase: `evaluate ${name}`,
-        fraction: end / count,
-        message: `${end}/${count} images`,
-      });
+    let offset = 0;
+    // One test shard at a time, so that the test split never sits in memory whole.
+    for (const shard of input.test) {
+      const test = await loadImages(store, [shard], 'resize');
+      const size = test.shape.slice(1).reduce((a, b) => a * b, 1);
+      labels.set(test.labels, offset);
+      for (let start = 0; start < test.shape[0]; start += input.batchSize) {
+        const end = Math.min(test.shape[0], start + input.batchSize);
+        const values = tf.tidy(() => {
+          const batch = tf.tensor(Float32Array.from(test.x.subarray(start * size, end * size)), [
+            end - start,
+            ...test.shape.slice(1),
+          ]);
+          const logits = model.predict(batch) as Tensor;
+          return (columns === 1 ? tf.sigmoid(logits) : tf.softmax(logits)).dataSync() as Float32Array;
+        });
+        probabilities.set(values, (offset + start) * columns);
+        context.progress({
+          phase: `evaluate ${name}`,
+          fraction: (offset + end) / count,
+          message: `${offset + end}/${count} images`,
+        });
+      }
+      offset += test.shape[0];
     }
-    const metrics = classificationMetrics(probabilities, test.labels, input.numClasses);
+    const metrics = classificationMetrics(probabilities, labels, input.numClasses);
     const predictions = [...Array(count).keys()].map((index) => {
       const scores =
         columns === 1
           ? [1 - probabilities[index], probabilities[index]]
           : [...probabilities.subarray(index * columns, (index + 1) * columns)];
       const predicted = scores.indexOf(Math.max(...scores));
-      return { index, label: test.labels[index], predicted, confidence: scores[predicted] };
+      return { index, label: labels[index], predicted, confidence: scores[predicted] };
     });
     predictions.sort(
       (a, b) =>

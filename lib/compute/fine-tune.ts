@@ -4,7 +4,7 @@ import type { ShardRef } from '../data/shards';
 import { openStore } from '../store';
 import type { BackendPreference } from '../tf/backend';
 import type { CheckpointRef, History } from '../tf/checkpoint';
-import type { InMemoryDataset } from '../tf/fit';
+import type { ChunkedDataset } from '../tf/fit';
 import { loadStoredModel, saveLayersModel, type StoredModel } from '../tf/model-io';
 import type { LayersModel, Tensor } from '../tf/tf';
 import { setTrainable } from '../tf/trainable';
@@ -20,8 +20,9 @@ import { fitWithCheckpoints } from './checkpointed-fit';
 import { initBackend, type JobContext } from './context';
 import {
   cacheGroupOutputs,
-  loadCachedOutputs,
-  loadImages,
+  cachedOutputChunks,
+  countOf,
+  imageChunks,
   trainingGroups,
   type CachedOutputs,
 } from './datasets';
@@ -85,7 +86,7 @@ export async function fineTuneJob(input: FineTuneJobInput, context: JobContext):
 
   const activations: Record<string, CachedOutputs> = { ...(input.resume?.activations ?? {}) };
   let top: LayersModel = base;
-  let dataOf: (group: string, shards: ShardRef[]) => Promise<InMemoryDataset>;
+  let dataOf: (group: string, shards: ShardRef[]) => ChunkedDataset;
   let forwardTop: (x: Tensor) => Tensor;
   const { scale, offset } = input.baseModel.preprocessing;
 
@@ -104,10 +105,10 @@ export async function fineTuneJob(input: FineTuneJobInput, context: JobContext):
       activations,
       (progress) => context.progress(progress, { activations }),
     );
-    dataOf = (group) => loadCachedOutputs(store, activations[group]);
+    dataOf = (group, shards) => cachedOutputChunks(store, activations[group], countOf(shards));
     forwardTop = (x) => top.apply(x, { training: false }) as Tensor;
   } else {
-    dataOf = (_group, shards) => loadImages(store, shards, 'augment-cache');
+    dataOf = (_group, shards) => imageChunks(store, shards, 'augment-cache');
     forwardTop = (x) => base.apply(tf.add(tf.mul(x, scale), offset), { training: false }) as Tensor;
   }
 
@@ -143,7 +144,7 @@ export async function fineTuneJob(input: FineTuneJobInput, context: JobContext):
     batchSize: input.batchSize,
     seed: input.seed,
     trainingSet: (epoch) => dataOf(`train-copy-${epoch % copies}`, input.trainCopies[epoch % copies]),
-    validationSet: await dataOf('validation', input.validation),
+    validationSet: dataOf('validation', input.validation),
     phase: 'fine-tune',
   });
 

@@ -8,7 +8,13 @@ import { applyHead, assembleModel, createHead, loadBase, type BaseModelOptions }
 import type { SymbolicTensor, Variable } from '@tensorflow/tfjs';
 import { initBackend, type JobContext } from './context';
 import { fitWithCheckpoints } from './checkpointed-fit';
-import { cacheGroupOutputs, loadCachedOutputs, trainingGroups, type CachedOutputs } from './datasets';
+import {
+  cacheGroupOutputs,
+  cachedOutputChunks,
+  countOf,
+  trainingGroups,
+  type CachedOutputs,
+} from './datasets';
 
 export interface TrainHeadJobInput {
   storeUri: string;
@@ -100,9 +106,11 @@ export async function trainHeadJob(
     epochs: input.epochs,
     batchSize: input.batchSize,
     seed: input.seed,
-    trainingSet: (epoch) =>
-      loadCachedOutputs(store, features[`train-copy-${epoch % input.trainCopies.length}`]),
-    validationSet: await loadCachedOutputs(store, features.validation),
+    trainingSet: (epoch) => {
+      const copy = epoch % input.trainCopies.length;
+      return cachedOutputChunks(store, features[`train-copy-${copy}`], countOf(input.trainCopies[copy]));
+    },
+    validationSet: cachedOutputChunks(store, features.validation, countOf(input.validation)),
     phase: 'train head',
   });
 

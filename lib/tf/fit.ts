@@ -15,6 +15,21 @@ export interface InMemoryDataset {
   labels: Int32Array;
 }
 
+/**
+ * Examples split into chunks that are loaded one at a time, so that an epoch never holds the whole
+ * dataset in memory: one chunk per stored shard of images, or one chunk of cached features.
+ */
+export interface ChunkedDataset {
+  /** Examples in each chunk, in chunk order. */
+  sizes: number[];
+  load: (chunk: number) => Promise<InMemoryDataset>;
+}
+
+/** Wraps a dataset that is already in memory as a single chunk. */
+export function singleChunk(data: InMemoryDataset): ChunkedDataset {
+  return { sizes: [data.shape[0]], load: async () => data };
+}
+
 export interface FitOptions {
   tf: Tf;
   /** Computes logits; `training` is true only for the optimization steps. */
@@ -26,8 +41,8 @@ export interface FitOptions {
   batchSize: number;
   seed: number;
   /** Training examples of a zero-based epoch, so that each epoch can read another augmented copy. */
-  trainingSet: (epoch: number) => Promise<InMemoryDataset>;
-  validationSet: InMemoryDataset;
+  trainingSet: (epoch: number) => ChunkedDataset;
+  validationSet: ChunkedDataset;
   /** Epochs already completed (restored from a checkpoint) and their history. */
   initialEpoch: number;
   history: History;
@@ -47,8 +62,10 @@ export function accuracyName(numClasses: number): string {
 
 /**
  * Trains with a custom loop, so that each part of the model can be called with its own `training`
- * flag, as Keras's guide does with `base_model(inputs, training=False)`. Shuffling depends only on
- * the seed and the epoch, so a run resumed from a checkpoint sees the same batches.
+ * flag, as Keras's guide does with `base_model(inputs, training=False)`. Each epoch visits the
+ * chunks in a shuffled order and shuffles the examples within each chunk, like a shuffle buffer of
+ * one chunk. Shuffling depends only on the seed and the epoch, so a run resumed from a checkpoint
+ * sees the same batches.
  */
 /** What {@link fit} returns: the history and the throughput of the optimization steps. */
 export interface FitResult {
@@ -65,65 +82,65 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   let trainedExamples = 0;
 
   for (let epoch = options.initialEpoch; epoch < options.epochs; epoch++) {
-    const data = await options.trainingSet(epoch);
-    const count = data.shape[0];
-    const order = [...Array(count).keys()];
-    const random = seedrandom(`${options.seed}:${epoch}`);
-    for (let i = count - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-
-    const steps = Math.ceil(count / batchSize);
+    const data = options.trainingSet(epoch);
+    const chunkOrder = shuffled(data.sizes.length, seedrandom(`${options.seed}:${epoch}:chunks`));
+    const steps = data.sizes.reduce((sum, size) => sum + Math.ceil(size / batchSize), 0);
     const started = Date.now();
     let lastReport = 0;
     let lossSum = 0;
     let correct = 0;
     let seen = 0;
-    for (let step = 0; step < steps; step++) {
-      const indices = order.slice(step * batchSize, (step + 1) * batchSize);
-      const [batchLoss, batchCorrect] = tf.tidy(() => {
-        const x = gather(tf, data, indices);
-        const y = labelsTensor(tf, data.labels, indices, numClasses);
-        let logits: Tensor | undefined;
-        const loss = options.optimizer.minimize(
-          () => {
-            // keep() lets the logits outlive minimize()'s internal scope; tidy() below frees them.
-            logits = tf.keep(options.forward(x, true));
-            return lossOf(tf, y, logits, numClasses) as import('@tensorflow/tfjs').Scalar;
-          },
-          true,
-          options.variables,
-        ) as Tensor;
-        const result = [
-          loss.dataSync()[0],
-          countCorrect(tf, logits as Tensor, data.labels, indices, numClasses),
-        ];
-        logits?.dispose();
-        return result;
-      });
-      lossSum += batchLoss * indices.length;
-      correct += batchCorrect;
-      seen += indices.length;
+    let step = 0;
 
-      const now = Date.now();
-      if (now - lastReport >= PROGRESS_INTERVAL_MS || step === steps - 1) {
-        lastReport = now;
-        options.onProgress({
-          phase: options.phase,
-          epoch: epoch + 1,
-          epochs: options.epochs,
-          step: step + 1,
-          steps,
-          elapsedMs: now - started,
-          metrics: { [accuracy]: correct / seen, loss: lossSum / seen },
+    for (const chunk of chunkOrder) {
+      const examples = await data.load(chunk);
+      const order = shuffled(examples.shape[0], seedrandom(`${options.seed}:${epoch}:${chunk}`));
+      for (let start = 0; start < order.length; start += batchSize) {
+        const indices = order.slice(start, start + batchSize);
+        const [batchLoss, batchCorrect] = tf.tidy(() => {
+          const x = gather(tf, examples, indices);
+          const y = labelsTensor(tf, examples.labels, indices, numClasses);
+          let logits: Tensor | undefined;
+          const loss = options.optimizer.minimize(
+            () => {
+              // keep() lets the logits outlive minimize()'s internal scope; tidy() below frees them.
+              logits = tf.keep(options.forward(x, true));
+              return lossOf(tf, y, logits, numClasses) as import('@tensorflow/tfjs').Scalar;
+            },
+            true,
+            options.variables,
+          ) as Tensor;
+          const result = [
+            loss.dataSync()[0],
+            countCorrect(tf, logits as Tensor, examples.labels, indices, numClasses),
+          ];
+          logits?.dispose();
+          return result;
         });
+        lossSum += batchLoss * indices.length;
+        correct += batchCorrect;
+        seen += indices.length;
+        step++;
+
+        const now = Date.now();
+        if (now - lastReport >= PROGRESS_INTERVAL_MS || step === steps) {
+          lastReport = now;
+          options.onProgress({
+            phase: options.phase,
+            epoch: epoch + 1,
+            epochs: options.epochs,
+            step,
+            steps,
+            elapsedMs: now - started,
+            metrics: { [accuracy]: correct / seen, loss: lossSum / seen },
+          });
+        }
       }
     }
 
     trainingMs += Date.now() - started;
     trainedExamples += seen;
-    const validation = evaluate(options, options.validationSet);
+    const validation = await evaluate(options, options.validationSet);
     const epochLogs: Record<string, number> = {
       [accuracy]: correct / seen,
       loss: lossSum / seen,
@@ -144,26 +161,40 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   return { history, examplesPerSecond: trainingMs > 0 ? (trainedExamples * 1000) / trainingMs : 0 };
 }
 
-/** Computes mean loss and accuracy with `training` false. */
-export function evaluate(
+/** Computes mean loss and accuracy with `training` false, one chunk at a time. */
+export async function evaluate(
   options: Pick<FitOptions, 'tf' | 'forward' | 'numClasses' | 'batchSize'>,
-  data: InMemoryDataset,
-): { loss: number; accuracy: number } {
+  data: ChunkedDataset,
+): Promise<{ loss: number; accuracy: number }> {
   const { tf, numClasses } = options;
-  const count = data.shape[0];
+  let count = 0;
   let lossSum = 0;
   let correct = 0;
-  for (let start = 0; start < count; start += options.batchSize) {
-    const indices = [...Array(Math.min(options.batchSize, count - start)).keys()].map((i) => start + i);
-    tf.tidy(() => {
-      const logits = options.forward(gather(tf, data, indices), false);
-      lossSum +=
-        lossOf(tf, labelsTensor(tf, data.labels, indices, numClasses), logits, numClasses).dataSync()[0] *
-        indices.length;
-      correct += countCorrect(tf, logits, data.labels, indices, numClasses);
-    });
+  for (let chunk = 0; chunk < data.sizes.length; chunk++) {
+    const examples = await data.load(chunk);
+    const size = examples.shape[0];
+    for (let start = 0; start < size; start += options.batchSize) {
+      const indices = [...Array(Math.min(options.batchSize, size - start)).keys()].map((i) => start + i);
+      tf.tidy(() => {
+        const logits = options.forward(gather(tf, examples, indices), false);
+        const labels = labelsTensor(tf, examples.labels, indices, numClasses);
+        lossSum += lossOf(tf, labels, logits, numClasses).dataSync()[0] * indices.length;
+        correct += countCorrect(tf, logits, examples.labels, indices, numClasses);
+      });
+    }
+    count += size;
   }
   return { loss: count === 0 ? 0 : lossSum / count, accuracy: count === 0 ? 0 : correct / count };
+}
+
+/** Returns 0..count-1 in a Fisher-Yates order drawn from `random`. */
+function shuffled(count: number, random: () => number): number[] {
+  const order = [...Array(count).keys()];
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
 }
 
 /** Copies the examples at `indices` into one float32 batch tensor. */
