@@ -33,7 +33,7 @@ type ResizeContext = StageContext<z.infer<typeof imageSchema>>;
  */
 export const resize = defineStage({
   name: 'resize',
-  version: 1,
+  version: 2,
   params: imageSchema,
   run: async (context) => mergeChunks(context, [await resizeChunks(context, { index: 0, count: 1 })]),
   shards: { run: resizeChunks, merge: mergeChunks },

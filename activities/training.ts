@@ -27,7 +27,7 @@ function imageSize(augmented: StageManifest): { height: number; width: number; n
 
 export const trainHead = defineStage({
   name: 'train-head',
-  version: 1,
+  version: 2,
   params: z.object({
     head: headSchema,
     baseModel: baseModelSchema,
@@ -76,7 +76,7 @@ export const trainHead = defineStage({
 
 export const fineTune = defineStage({
   name: 'fine-tune',
-  version: 1,
+  version: 2,
   params: z.object({
     fineTune: fineTuneSchema,
     dropout: z.number(),
@@ -132,7 +132,7 @@ export const fineTune = defineStage({
 
 export const trainBaseline = defineStage({
   name: 'train-baseline',
-  version: 1,
+  version: 2,
   params: z.object({ baseline: baselineSchema, backend: backendSchema, seed: z.number().int() }),
   run: async (context) => {
     const { params, inputs } = context;
