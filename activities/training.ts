@@ -157,7 +157,7 @@ export const trainBaseline = defineStage({
         resumedFromEpoch: result.resumedFromEpoch,
         parameters: result.parameters,
       },
-      info: { history: result.history },
+      info: { history: result.history, backend: result.backend },
     };
   },
 });

@@ -33,6 +33,7 @@ export interface BaselineJobResult {
   /** Training throughput of this attempt's epochs, validation excluded. */
   trainingImagesPerSecond: number;
   parameters: number;
+  backend: string;
 }
 
 /**
@@ -76,7 +77,7 @@ export async function trainBaselineJob(
   input: BaselineJobInput,
   context: JobContext,
 ): Promise<BaselineJobResult> {
-  const { tf } = await initBackend(context, 'training', input.backend);
+  const { tf, info } = await initBackend(context, 'training', input.backend);
   const store = openStore(input.storeUri);
   const model = buildBaseline(tf, input.height, input.width, input.numClasses, input.dropout);
   const copies = input.trainCopies.length;
@@ -105,5 +106,6 @@ export async function trainBaselineJob(
     resumedFromEpoch: fitted.resumedFromEpoch,
     trainingImagesPerSecond: fitted.examplesPerSecond,
     parameters: model.countParams(),
+    backend: info.backend,
   };
 }
