@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { backendSchema } from '../lib/config';
-import { shardGroupsOf } from '../lib/data/shards';
+import sharp from 'sharp';
+import { readShard, shardGroupsOf, type ShardRef } from '../lib/data/shards';
+import { renderHtmlReport, type ReportImage } from '../lib/report-html';
+import type { ArtifactStore } from '../lib/store';
 import { renderMarkdownReport } from '../lib/report';
 import { runStageJob } from './compute';
 import { defineStage } from './stage';
@@ -13,15 +16,17 @@ const MODEL_LABELS: Record<string, string> = {
 
 /**
  * Evaluates the fine-tuned model, and every other trained model the pipeline produced, on the
- * held-out test split; writes metrics.json and a Markdown report.
+ * held-out test split; writes metrics.json, a Markdown report and a self-contained HTML report.
  */
 export const evaluate = defineStage({
   name: 'evaluate',
-  version: 1,
+  version: 2,
   params: z.object({
     backend: backendSchema,
     batchSize: z.number().int().positive().default(64),
     pipeline: z.string(),
+    /** The run's configuration, shown in the report. */
+    configuration: z.unknown().optional(),
   }),
   run: async (context) => {
     const { inputs, store, attemptPrefix, params } = context;
@@ -82,12 +87,37 @@ export const evaluate = defineStage({
     });
     const reportArtifact = await store.put(`${attemptPrefix}/report.md`, Buffer.from(report));
 
+    const testShards = shardGroupsOf(inputs['augment-cache']).test;
+    const shown = (evaluations['fine-tune']?.predictions ?? []).slice(0, REPORT_IMAGES);
+    const html = renderHtmlReport({
+      pipeline: params.pipeline,
+      classNames,
+      counts: resize?.counts ?? {},
+      evaluations: metrics,
+      labels: MODEL_LABELS,
+      histories: Object.fromEntries(
+        ['train-head', 'fine-tune', 'train-baseline']
+          .filter((stage) => inputs[stage])
+          .map((stage) => [MODEL_LABELS[stage], inputs[stage].info.history as Record<string, number[]>]),
+      ),
+      skipped: (resize?.info.skipped as { source: string; reason: string }[] | undefined) ?? [],
+      timings: Object.values(inputs).map((manifest) => ({
+        stage: manifest.stage,
+        seconds: manifest.computeSeconds,
+        attempt: manifest.attempt,
+      })),
+      configuration: params.configuration ?? null,
+      images: await thumbnails(store, testShards, shown, classNames),
+    });
+    const htmlArtifact = await store.put(`${attemptPrefix}/report.html`, Buffer.from(html));
+
     const final = metrics['fine-tune'];
     return {
       artifacts: {
         'metrics.json': metricsArtifact,
         'predictions.json': predictions,
         'report.md': reportArtifact,
+        'report.html': htmlArtifact,
       },
       metrics: {
         accuracy: final.accuracy,
@@ -100,7 +130,48 @@ export const evaluate = defineStage({
           Object.entries(metrics).map(([name, value]) => [`${name}:accuracy`, value.accuracy]),
         ),
       },
-      info: { classNames, confusionMatrix: final.confusionMatrix, report: reportArtifact.uri },
+      info: { classNames, confusionMatrix: final.confusionMatrix, report: htmlArtifact.uri },
     };
   },
 });
+
+/** Test images shown in the HTML report's grid. */
+const REPORT_IMAGES = 48;
+
+/** Encodes the predicted test images as PNG data URIs, reading one test shard at a time. */
+async function thumbnails(
+  store: ArtifactStore,
+  shards: ShardRef[],
+  predictions: { index: number; label: number; predicted: number; confidence: number }[],
+  classNames: string[],
+): Promise<ReportImage[]> {
+  const byIndex = new Map(predictions.map((prediction) => [prediction.index, prediction]));
+  const images = new Map<number, ReportImage>();
+  let offset = 0;
+  for (const shard of shards) {
+    const wanted = [...byIndex.keys()].filter((index) => index >= offset && index < offset + shard.count);
+    if (wanted.length > 0) {
+      const batch = await readShard(store, shard, 'resize');
+      const [, height, width, channels] = batch.shape;
+      const size = height * width * channels;
+      for (const index of wanted) {
+        const local = index - offset;
+        const pixels = Buffer.from(batch.images.subarray(local * size, (local + 1) * size));
+        const png = await sharp(pixels, { raw: { width, height, channels: channels as 3 } })
+          .png()
+          .toBuffer();
+        const prediction = byIndex.get(index) as (typeof predictions)[number];
+        images.set(index, {
+          dataUri: `data:image/png;base64,${png.toString('base64')}`,
+          label: classNames[prediction.label],
+          predicted: classNames[prediction.predicted],
+          confidence: prediction.confidence,
+        });
+      }
+    }
+    offset += shard.count;
+  }
+  return predictions
+    .map((prediction) => images.get(prediction.index))
+    .filter((image): image is ReportImage => Boolean(image));
+}

@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
+import type { PipelineRunResult } from '../lib/pipeline';
 import { cancelRun, listRuns, retryRun, runHistory } from '../lib/runs';
+import { selectBackend } from '../lib/tf/backend';
+import { loadLayersModel } from '../lib/tf/model-io';
+import { formatSummary, summarizeModel } from '../lib/tf/summary';
 import { followRun } from './follow';
 import { printRunSummary } from './summary';
 import { withClient, withConnection, type ConnectionOptions } from './connection';
@@ -78,4 +82,35 @@ export function registerLifecycleCommands(program: Command): void {
         await printRunSummary(client, status, process.env.TEMPORAL_UI_URL);
       }),
     );
+}
+
+/** Registers `retrain report` and `retrain summary`. */
+export function registerReportCommands(program: Command): void {
+  withConnection(program.command('report'))
+    .description("Print where a completed run's HTML and Markdown reports are in the artifact store.")
+    .argument('<workflow-id>')
+    .option('--json', 'print JSON')
+    .action(async (workflowId: string, options: JsonOption) =>
+      withClient(options, async ({ client }) => {
+        const result = (await client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
+        const artifacts = result.stages.evaluate.manifest.artifacts;
+        const reports = { html: artifacts['report.html']?.uri, markdown: artifacts['report.md']?.uri };
+        if (options.json) return console.log(JSON.stringify(reports, null, 2));
+        console.log(`HTML report:     ${reports.html ?? '(none: this run predates HTML reports)'}`);
+        console.log(`Markdown report: ${reports.markdown}`);
+      }),
+    );
+
+  program
+    .command('summary')
+    .description(
+      'Print the layer table of a TensorFlow.js model (model.json path, URL or s3:// URI), like Keras model.summary(show_trainable=True).',
+    )
+    .argument('<model-uri>')
+    .option('--json', 'print JSON')
+    .action(async (uri: string, options: { json?: boolean }) => {
+      const { tf } = await selectBackend('inference', 'auto');
+      const summary = summarizeModel(await loadLayersModel(tf, uri));
+      console.log(options.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
+    });
 }

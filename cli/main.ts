@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { connectClient, startRun } from '../lib/client';
 import { printRunSummary } from './summary';
-import { registerLifecycleCommands } from './lifecycle';
+import { registerLifecycleCommands, registerReportCommands } from './lifecycle';
 import { registerScheduleCommands } from './schedule';
 import { loadConfigFile } from '../lib/config';
 import { InvalidInputError } from '../lib/errors';
@@ -28,29 +28,47 @@ program
   .option('--address <host:port>', 'Temporal frontend address (default: TEMPORAL_ADDRESS or 127.0.0.1:7233)')
   .option('--namespace <name>', 'Temporal namespace', 'default')
   .option('--no-follow', 'print the workflow id and return without waiting')
-  .action(async (file: string, options: { address?: string; namespace: string; follow: boolean }) => {
-    const config = await loadConfigFile(file);
-    const { client, close } = await connectClient(options.address ?? defaultAddress(), options.namespace);
-    try {
-      const workflowId = await startRun(client, config);
-      console.log(`Started ${workflowId}`);
-      if (!options.follow) return;
-      const status = await followRun(client, workflowId);
-      console.log('');
-      if (status.status !== 'COMPLETED') {
-        console.log(`The run ended ${status.status}.`);
-        process.exitCode = 1;
-        return;
+  .option('--json', 'wait without the live view and print the run result as JSON')
+  .action(
+    async (
+      file: string,
+      options: { address?: string; namespace: string; follow: boolean; json?: boolean },
+    ) => {
+      const config = await loadConfigFile(file);
+      const { client, close } = await connectClient(options.address ?? defaultAddress(), options.namespace);
+      try {
+        const workflowId = await startRun(client, config);
+        if (options.json) {
+          const handle = client.workflow.getHandle(workflowId);
+          const result = await handle.result().catch((error: Error) => ({ error: error.message }));
+          console.log(
+            JSON.stringify(
+              { workflowId, status: (await describeRun(client, workflowId)).status, result },
+              null,
+              2,
+            ),
+          );
+          return;
+        }
+        console.log(`Started ${workflowId}`);
+        if (!options.follow) return;
+        const status = await followRun(client, workflowId);
+        console.log('');
+        if (status.status !== 'COMPLETED') {
+          console.log(`The run ended ${status.status}.`);
+          process.exitCode = 1;
+          return;
+        }
+        await printRunSummary(
+          client,
+          status,
+          process.env.TEMPORAL_UI_URL ?? localUiUrl(options.address ?? defaultAddress()),
+        );
+      } finally {
+        await close();
       }
-      await printRunSummary(
-        client,
-        status,
-        process.env.TEMPORAL_UI_URL ?? localUiUrl(options.address ?? defaultAddress()),
-      );
-    } finally {
-      await close();
-    }
-  });
+    },
+  );
 
 program
   .command('status')
@@ -159,6 +177,7 @@ program
   });
 
 registerLifecycleCommands(program);
+registerReportCommands(program);
 registerScheduleCommands(program);
 
 program.parseAsync().catch((error: Error) => {

@@ -50,6 +50,8 @@ export async function printRunSummary(
   }
 
   console.log(`\nWorkflow id: ${status.workflowId}`);
-  console.log(`Report:      ${evaluation.artifacts['report.md'].uri}`);
+  console.log(
+    `Report:      ${(evaluation.artifacts['report.html'] ?? evaluation.artifacts['report.md']).uri}`,
+  );
   if (uiUrl) console.log(`Web UI:      ${uiUrl}/namespaces/default/workflows/${status.workflowId}`);
 }

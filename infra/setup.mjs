@@ -44,6 +44,21 @@ function installFashionMnist() {
   }
 }
 
+// The report test renders the HTML report in headless Chromium, from Debian's chromium package.
+function installChromium() {
+  if (existsSync('/usr/bin/chromium') || process.env.RETRAIN_SKIP_CHROMIUM) return;
+  log("Chromium is missing; installing Debian's chromium package for the report rendering test.");
+  const sudo = process.getuid && process.getuid() === 0 ? [] : ['sudo'];
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['apt-get', 'update', '-qq'], ['apt-get', 'install', '-y', '-qq', 'chromium']]) {
+    const command = [...sudo, ...args];
+    const result = spawnSync(command[0], command.slice(1), { stdio: 'inherit', env });
+    if (result.status !== 0) {
+      throw new Error(`'${command.join(' ')}' failed with exit code ${result.status}. Install chromium by hand.`);
+    }
+  }
+}
+
 // nsfwjs ships its Keras-converted MobileNetV2 as UMD modules: model.min.js exports the model.json
 // object and each group1-shardNofM.min.js exports one weight shard as a base64 string.
 function writeBaseModel() {
@@ -76,5 +91,6 @@ function writeBaseModel() {
 
 installNpmPackages();
 installFashionMnist();
+installChromium();
 writeBaseModel();
 ensureNativeTensorflow(root);

@@ -60,7 +60,7 @@ export function transferLearningPipeline(config: PipelineConfig): PipelineSpec {
       24,
     ),
   ];
-  const evaluateInputs = ['augment-cache', 'resize', 'train-head', 'fine-tune'];
+  const evaluateInputs = ['download', 'split', 'augment-cache', 'resize', 'train-head', 'fine-tune'];
   if (config.baseline.enabled) {
     stages.push(
       stage(
@@ -80,7 +80,7 @@ export function transferLearningPipeline(config: PipelineConfig): PipelineSpec {
       'evaluate',
       evaluateInputs,
       'gpu',
-      { backend: config.backend, pipeline: config.name },
+      { backend: config.backend, pipeline: config.name, configuration: config },
       2,
     ),
   );

@@ -8,6 +8,8 @@ import { selectBackend } from '../lib/tf/backend';
 import { loadLayersModel } from '../lib/tf/model-io';
 import type { Tf } from '../lib/tf/tf';
 import { lastFeatureMapLayer, loadBase, splitBase } from '../lib/tf/transfer-model';
+import { formatSummary, summarizeModel } from '../lib/tf/summary';
+import { setTrainable } from '../lib/tf/trainable';
 import { tempDir } from './helpers/data';
 import { MOBILENET_V2 } from './helpers/model';
 
@@ -110,4 +112,31 @@ test('splitBase cuts at a block boundary', async () => {
     /layer block_14_add also reads .* below the cut/,
   );
   assert.throws(() => splitBase(tf, base, 'nope'), /fineTune\.fromLayer "nope" is not a layer/);
+});
+
+test('model summary shows trainable column', async () => {
+  const base = await loadLayersModel(tf, MOBILENET_V2, { inputSize: [32, 32], outputLayer: 'out_relu' });
+  setTrainable(base, false);
+  const input = tf.input({ shape: [32, 32, 3] });
+  const pooled = tf.layers.globalAveragePooling2d({}).apply(base.apply(input));
+  const model = tf.model({
+    inputs: input,
+    outputs: tf.layers.dense({ units: 1, name: 'logits' }).apply(pooled) as never,
+  });
+  const summary = summarizeModel(model);
+  assert.deepEqual(
+    summary.layers.map((layer) => [layer.type, layer.trainable]),
+    [
+      ['InputLayer', false],
+      ['Model', false],
+      ['GlobalAveragePooling2D', true],
+      ['Dense', true],
+    ],
+  );
+  assert.equal(summary.totalParameters, 2257984 + 1281);
+  assert.equal(summary.trainableParameters, 1281);
+  assert.equal(summary.nonTrainableParameters, 2257984);
+  const table = formatSummary(summary);
+  assert.match(table, /logits \(Dense\)\s+\[None,1\]\s+1,281\s+Y/);
+  assert.match(table, /Non-trainable params: 2,257,984/);
 });

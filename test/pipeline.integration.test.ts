@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -8,6 +9,7 @@ import { parseConfig, type PipelineConfigInput } from '../lib/config';
 import type { PipelineRunResult, StageState } from '../lib/pipeline';
 import { createWorkers, type WorkerSet } from '../workers/worker';
 import { tempDir } from './helpers/data';
+import { countColor, screenshot } from './helpers/chromium';
 import { MOBILENET_V2 } from './helpers/model';
 import { startTestServer } from './helpers/temporal';
 
@@ -101,6 +103,19 @@ test('pipeline runs all stages on real images', async () => {
     20,
   );
   assert.ok(existsSync(fileURLToPath(evaluation.artifacts['report.md'].uri)));
+  const html = readFileSync(fileURLToPath(evaluation.artifacts['report.html'].uri), 'utf8');
+  assert.match(html, /<svg class="chart"/);
+  assert.equal(
+    (html.match(/<img src="data:image\/png;base64,/g) ?? []).length,
+    20,
+    'one grid image per test image',
+  );
+  const png = path.join(tempDir(), 'pipeline-report.png');
+  screenshot(fileURLToPath(evaluation.artifacts['report.html'].uri), png);
+  assert.ok(
+    (await countColor(png, [0x1f, 0x77, 0xb4])) > 300,
+    'charts of the pipeline report did not render',
+  );
   assert.ok(existsSync(fileURLToPath(result.stages['fine-tune'].manifest.artifacts['model.json'].uri)));
 
   const status = await describeRun(client, workflowId);

@@ -52,19 +52,18 @@ export async function loadLayersModel(
   const modelJson = await readModelJson(location);
 
   const topology = modelJson.modelTopology;
-  if (
-    modelJson.format === 'graph-model' ||
-    !topology ||
-    topology.node !== undefined ||
-    !topology.model_config
-  ) {
+  // Keras-converted files wrap the model config in model_config; models saved by TensorFlow.js
+  // itself put it at the top of modelTopology.
+  const modelConfig =
+    topology?.model_config ?? (topology?.class_name ? (topology as unknown as ModelConfig) : undefined);
+  if (modelJson.format === 'graph-model' || !topology || topology.node !== undefined || !modelConfig) {
     throw new InvalidInputError(
       `${location} is a TensorFlow.js graph model, which holds a frozen inference graph and cannot be ` +
         'fine-tuned. Convert the Keras model with tensorflowjs_converter --output_format=tfjs_layers_model.',
     );
   }
-  if (options.outputLayer) truncateAt(topology.model_config, options.outputLayer, location);
-  if (options.inputSize) setInputSize(topology.model_config, options.inputSize, location);
+  if (options.outputLayer) truncateAt(modelConfig, options.outputLayer, location);
+  if (options.inputSize) setInputSize(modelConfig, options.inputSize, location);
 
   const weightSpecs = [];
   const shards: Buffer[] = [];
