@@ -50,11 +50,16 @@ function installChromium() {
   log("Chromium is missing; installing Debian's chromium package for the report rendering test.");
   const sudo = process.getuid && process.getuid() === 0 ? [] : ['sudo'];
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['apt-get', 'update', '-qq'], ['apt-get', 'install', '-y', '-qq', 'chromium']]) {
+  for (const args of [
+    ['apt-get', 'update', '-qq'],
+    ['apt-get', 'install', '-y', '-qq', 'chromium'],
+  ]) {
     const command = [...sudo, ...args];
     const result = spawnSync(command[0], command.slice(1), { stdio: 'inherit', env });
     if (result.status !== 0) {
-      throw new Error(`'${command.join(' ')}' failed with exit code ${result.status}. Install chromium by hand.`);
+      throw new Error(
+        `'${command.join(' ')}' failed with exit code ${result.status}. Install chromium by hand.`,
+      );
     }
   }
 }
