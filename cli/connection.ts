@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { connectClient, type RunClient } from '../lib/client';
+import { resolveConnection } from '../lib/connection';
 
 export interface ConnectionOptions {
   address?: string;
-  namespace: string;
+  namespace?: string;
 }
 
 export const defaultAddress = () => process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
@@ -15,7 +16,7 @@ export function withConnection(command: Command): Command {
       '--address <host:port>',
       'Temporal frontend address (default: TEMPORAL_ADDRESS or 127.0.0.1:7233)',
     )
-    .option('--namespace <name>', 'Temporal namespace', 'default');
+    .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE or default)');
 }
 
 /** Runs an action with a connected client and closes the connection afterwards. */
@@ -23,7 +24,9 @@ export async function withClient<T>(
   options: ConnectionOptions,
   action: (connection: RunClient) => Promise<T>,
 ): Promise<T> {
-  const connection = await connectClient(options.address ?? defaultAddress(), options.namespace);
+  const connection = await connectClient(
+    resolveConnection({ address: options.address, namespace: options.namespace }),
+  );
   try {
     return await action(connection);
   } finally {

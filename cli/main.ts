@@ -7,6 +7,7 @@ import { registerLifecycleCommands, registerReportCommands } from './lifecycle';
 import { registerScheduleCommands } from './schedule';
 import { loadConfigFile } from '../lib/config';
 import { InvalidInputError } from '../lib/errors';
+import { describeConnection, resolveConnection } from '../lib/connection';
 import { createWorkers, type QueueKind } from '../workers/worker';
 import { installWorkerLogger } from '../workers/logging';
 import { createGpuWorker } from '../workers/gpu-worker';
@@ -26,16 +27,18 @@ program
   .description('Start a transfer-learning run from a YAML or JSON configuration and follow it.')
   .argument('<config>', 'configuration file')
   .option('--address <host:port>', 'Temporal frontend address (default: TEMPORAL_ADDRESS or 127.0.0.1:7233)')
-  .option('--namespace <name>', 'Temporal namespace', 'default')
+  .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE or default)')
   .option('--no-follow', 'print the workflow id and return without waiting')
   .option('--json', 'wait without the live view and print the run result as JSON')
   .action(
     async (
       file: string,
-      options: { address?: string; namespace: string; follow: boolean; json?: boolean },
+      options: { address?: string; namespace?: string; follow: boolean; json?: boolean },
     ) => {
       const config = await loadConfigFile(file);
-      const { client, close } = await connectClient(options.address ?? defaultAddress(), options.namespace);
+      const { client, close } = await connectClient(
+        resolveConnection({ address: options.address, namespace: options.namespace }),
+      );
       try {
         const workflowId = await startRun(client, config);
         if (options.json) {
@@ -75,10 +78,12 @@ program
   .description("Print a run's stage states and progress.")
   .argument('<workflow-id>')
   .option('--address <host:port>', 'Temporal frontend address')
-  .option('--namespace <name>', 'Temporal namespace', 'default')
+  .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE or default)')
   .option('--json', 'print JSON')
-  .action(async (workflowId: string, options: { address?: string; namespace: string; json?: boolean }) => {
-    const { client, close } = await connectClient(options.address ?? defaultAddress(), options.namespace);
+  .action(async (workflowId: string, options: { address?: string; namespace?: string; json?: boolean }) => {
+    const { client, close } = await connectClient(
+      resolveConnection({ address: options.address, namespace: options.namespace }),
+    );
     try {
       const status = await describeRun(client, workflowId);
       if (options.json) console.log(JSON.stringify(status, null, 2));
@@ -95,18 +100,22 @@ program
   .command('worker')
   .description('Run a worker that polls the CPU task queue, the GPU task queue, or both.')
   .option('--address <host:port>', 'Temporal frontend address')
-  .option('--namespace <name>', 'Temporal namespace', 'default')
+  .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE or default)')
   .option('--queues <list>', 'comma-separated task queue kinds to poll: cpu, gpu', 'cpu,gpu')
   .option('--log-file <file>', 'write logs to this file instead of stderr')
-  .action(async (options: { address?: string; namespace: string; queues: string; logFile?: string }) => {
+  .action(async (options: { address?: string; namespace?: string; queues: string; logFile?: string }) => {
     const queues = options.queues.split(',').map((queue) => queue.trim());
     const invalid = queues.filter((queue) => queue !== 'cpu' && queue !== 'gpu');
     if (invalid.length > 0)
       throw new InvalidInputError(`Invalid --queues value ${invalid.join(', ')}: use cpu, gpu or cpu,gpu.`);
     installWorkerLogger(options.logFile);
+    const connection = resolveConnection({ address: options.address, namespace: options.namespace });
+    console.error(
+      `Worker connecting to ${describeConnection(connection)}, polling ${queues.join(' and ')} task queues.`,
+    );
     const set = await createWorkers({
-      address: options.address ?? defaultAddress(),
-      namespace: options.namespace,
+      address: connection.address,
+      connection,
       queues: queues as QueueKind[],
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => set.shutdown());
@@ -118,22 +127,23 @@ program
   .command('gpu-worker')
   .description('Run a worker on the GPU task queue with tfjs-node-gpu, one training activity per GPU.')
   .option('--address <host:port>', 'Temporal frontend address')
-  .option('--namespace <name>', 'Temporal namespace', 'default')
+  .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE or default)')
   .option('--task-queue <name>', 'GPU task queue to poll', 'retrain-gpu')
   .option('--allow-cpu-fallback', 'start on a CPU backend when no GPU or tfjs-node-gpu is usable')
   .option('--log-file <file>', 'write logs to this file instead of stderr')
   .action(
     async (options: {
       address?: string;
-      namespace: string;
+      namespace?: string;
       taskQueue: string;
       allowCpuFallback?: boolean;
       logFile?: string;
     }) => {
       installWorkerLogger(options.logFile);
+      const connection = resolveConnection({ address: options.address, namespace: options.namespace });
       const set = await createGpuWorker({
-        address: options.address ?? defaultAddress(),
-        namespace: options.namespace,
+        address: connection.address,
+        connection,
         gpuTaskQueue: options.taskQueue,
         allowCpuFallback: options.allowCpuFallback,
       });

@@ -2,6 +2,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import { BASE_MODEL_ATTRIBUTE, DATASET_ATTRIBUTE, PIPELINE_ATTRIBUTE } from './search-attributes';
 import type { PipelineConfig } from './config';
+import { connectOptions, type ConnectionSettings } from './connection';
 import type { PipelineRunInput, PipelineRunResult, StageProgress, StageState } from './pipeline';
 import { transferLearningPipeline } from './transfer-learning';
 import { runHistory, type StageTimeline } from './history';
@@ -12,9 +13,14 @@ export interface RunClient {
   close(): Promise<void>;
 }
 
-export async function connectClient(address: string, namespace = 'default'): Promise<RunClient> {
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace });
+/** Connects a client to an address (a local server without TLS) or with full connection settings. */
+export async function connectClient(
+  target: string | ConnectionSettings,
+  namespace = 'default',
+): Promise<RunClient> {
+  const settings = typeof target === 'string' ? { address: target, namespace } : target;
+  const connection = await Connection.connect(connectOptions(settings));
+  const client = new Client({ connection, namespace: settings.namespace });
   return { client, connection, close: () => connection.close() };
 }
 

@@ -6,6 +6,7 @@ import { createWorkers, type WorkerSet } from './worker';
 export interface GpuWorkerOptions {
   address: string;
   namespace?: string;
+  connection?: import('../lib/connection').ConnectionSettings;
   gpuTaskQueue?: string;
   /** Starts on the best CPU backend instead of failing when the host has no usable GPU. */
   allowCpuFallback?: boolean;
@@ -55,6 +56,7 @@ export async function createGpuWorker(options: GpuWorkerOptions): Promise<Worker
   return createWorkers({
     address: options.address,
     namespace: options.namespace,
+    connection: options.connection,
     queues: ['gpu'],
     gpuTaskQueue: options.gpuTaskQueue,
     maxConcurrentTraining: concurrency,

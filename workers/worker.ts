@@ -1,12 +1,15 @@
 import * as os from 'node:os';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { dataActivities, trainingActivities } from '../activities';
+import { connectOptions, type ConnectionSettings } from '../lib/connection';
 
 export type QueueKind = 'cpu' | 'gpu';
 
 export interface WorkerSetOptions {
   address: string;
   namespace?: string;
+  /** Full connection settings (mTLS or API key); `address` and `namespace` alone mean no TLS. */
+  connection?: ConnectionSettings;
   /** Which task queues to poll; the embedded default polls both. */
   queues: QueueKind[];
   cpuTaskQueue?: string;
@@ -29,10 +32,14 @@ const workflowsPath = require.resolve('../workflows');
  * workflow; the GPU queue's worker runs training and evaluation activities only.
  */
 export async function createWorkers(options: WorkerSetOptions): Promise<WorkerSet> {
-  const connection = await NativeConnection.connect({ address: options.address });
+  const settings = options.connection ?? {
+    address: options.address,
+    namespace: options.namespace ?? 'default',
+  };
+  const connection = await NativeConnection.connect(connectOptions(settings));
   const shared: Partial<WorkerOptions> = {
     connection,
-    namespace: options.namespace ?? 'default',
+    namespace: settings.namespace,
     // Progress bars read heartbeat details, so heartbeats are sent at most a second apart.
     maxHeartbeatThrottleInterval: '1s',
     defaultHeartbeatThrottleInterval: '1s',
