@@ -237,3 +237,48 @@ test('killed worker resumes from checkpoint', async () => {
     await stopProcess(worker);
   }
 });
+
+test('SIGTERM shuts worker down gracefully', async () => {
+  const cli = path.resolve(__dirname, '..', '..', 'bin', 'retrain.js');
+  const startWorker = (): ChildProcess =>
+    spawn(
+      process.execPath,
+      [cli, 'worker', '--address', server.address, '--log-file', path.join(tempDir(), 'worker.log')],
+      {
+        stdio: 'ignore',
+      },
+    );
+  const workflowId = await startRun(
+    connection.client,
+    config(tempDir('retrain-store-'), {
+      head: { epochs: 300, batchSize: 2, learningRate: 0.001 },
+      temporal: { heartbeatTimeoutSeconds: 3, maximumAttempts: 3 },
+    }),
+  );
+
+  let worker = startWorker();
+  try {
+    for (;;) {
+      const status = await describeRun(connection.client, workflowId);
+      const head = status.stages.find((stage) => stage.name === 'train-head');
+      if (head?.status === 'running' && (head.progress?.epoch ?? 0) >= 3) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const stopping = Date.now();
+    const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    worker.kill('SIGTERM');
+    const code = await exited;
+    const seconds = (Date.now() - stopping) / 1000;
+    assert.equal(code, 0, 'the worker should exit cleanly on SIGTERM');
+    assert.ok(seconds < 30, `the worker took ${seconds} s to stop; its shutdown grace time is 10 s`);
+
+    // The interrupted attempt hands back through Temporal; a new worker resumes from its checkpoint.
+    worker = startWorker();
+    const run = await result(workflowId);
+    const head = run.stages['train-head'].manifest;
+    assert.ok(head.attempt >= 2, `train-head committed on attempt ${head.attempt}`);
+    assert.ok(head.counts.resumedFromEpoch >= 3, `resumed from epoch ${head.counts.resumedFromEpoch}`);
+  } finally {
+    await stopProcess(worker);
+  }
+});
