@@ -40,7 +40,7 @@ export interface StageDefinition<S extends z.ZodType> {
   version: number;
   params: S;
   /** Digest of external input (a dataset folder, a model file) that the cache key must cover. */
-  fingerprint?: (params: z.infer<S>) => Promise<unknown>;
+  fingerprint?: (params: z.infer<S>, store: ArtifactStore) => Promise<unknown>;
   run: (context: StageContext<z.infer<S>>) => Promise<StageOutput>;
   /**
    * For stages that can fan out: `run` does one part of the work, and `merge` combines the parts'
@@ -82,7 +82,7 @@ export function defineStage<S extends z.ZodType>(definition: StageDefinition<S>)
       const params = parsed.data as z.infer<S>;
       const store = openStore(input.storeUri);
 
-      const fingerprint = definition.fingerprint ? await definition.fingerprint(params) : null;
+      const fingerprint = definition.fingerprint ? await definition.fingerprint(params, store) : null;
       const cacheKey = sha256(
         canonicalJson({
           stage: definition.name,

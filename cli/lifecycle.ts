@@ -94,7 +94,8 @@ export function registerReportCommands(program: Command): void {
       withClient(options, async ({ client }) => {
         const result = (await client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
         const artifacts = result.stages.evaluate.manifest.artifacts;
-        const reports = { html: artifacts['report.html']?.uri, markdown: artifacts['report.md']?.uri };
+        const html = result.stages.promote?.manifest.artifacts['report.html'] ?? artifacts['report.html'];
+        const reports = { html: html?.uri, markdown: artifacts['report.md']?.uri };
         if (options.json) return console.log(JSON.stringify(reports, null, 2));
         console.log(`HTML report:     ${reports.html ?? '(none: this run predates HTML reports)'}`);
         console.log(`Markdown report: ${reports.markdown}`);

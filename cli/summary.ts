@@ -50,8 +50,15 @@ export async function printRunSummary(
   }
 
   console.log(`\nWorkflow id: ${status.workflowId}`);
-  console.log(
-    `Report:      ${(evaluation.artifacts['report.html'] ?? evaluation.artifacts['report.md']).uri}`,
-  );
+  const promotion = result.stages.promote?.manifest;
+  if (promotion)
+    console.log(
+      `Promotion:   ${promotion.info.promoted ? 'promoted' : 'not promoted'} (${String(promotion.info.reason)})`,
+    );
+  const report =
+    promotion?.artifacts['report.html'] ??
+    evaluation.artifacts['report.html'] ??
+    evaluation.artifacts['report.md'];
+  console.log(`Report:      ${report.uri}`);
   if (uiUrl) console.log(`Web UI:      ${uiUrl}/namespaces/default/workflows/${status.workflowId}`);
 }

@@ -180,6 +180,13 @@ export const configSchema = z
       dropout: 0.2,
     }),
     backend: backendSchema.default('auto'),
+    /** Promotion gate after evaluate; the run's model replaces the champion only if it beats it. */
+    promotion: z
+      .object({
+        metric: z.enum(['accuracy', 'f1', 'rocAuc', 'precision', 'recall', 'loss']).default('accuracy'),
+        margin: z.number().min(0).default(0.005),
+      })
+      .optional(),
     /** Parallel activities that resize and augment-cache are split into, so more CPU workers finish them sooner. */
     fanOut: positiveInt.max(64).default(1),
     temporal: z

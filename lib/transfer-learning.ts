@@ -6,7 +6,8 @@ const HOUR = 3600;
 /**
  * Builds the transfer-learning DAG from a configuration:
  * download → split → resize → augment-cache → train-head → fine-tune → evaluate, plus a
- * from-scratch baseline that trains beside train-head when enabled. Data stages go to the CPU
+ * from-scratch baseline that trains beside train-head when enabled, and a promotion gate after
+ * evaluate when configured. Data stages go to the CPU
  * task queue; training and evaluation go to the GPU task queue.
  */
 export function transferLearningPipeline(config: PipelineConfig): PipelineSpec {
@@ -84,5 +85,9 @@ export function transferLearningPipeline(config: PipelineConfig): PipelineSpec {
       2,
     ),
   );
+  if (config.promotion) {
+    const params = { promotion: config.promotion, pipeline: config.name, backend: config.backend };
+    stages.push(stage('promote', 'promote', ['evaluate', 'fine-tune', 'augment-cache'], 'gpu', params, 2));
+  }
   return { name: config.name, stages };
 }
