@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { InvalidInputError } from './errors';
 
 /**
- * How clients and workers reach Temporal: a local dev server, a self-hosted cluster with mTLS, or
- * Temporal Cloud with mTLS or an API key. Secrets are read from files or the environment and are
- * never part of a workflow payload or a log line.
+ * Settings with which clients and workers reach Temporal: a local dev server, a self-hosted
+ * cluster with mTLS, or Temporal Cloud with mTLS or an API key. Secrets are read from files or the
+ * environment and are never part of a workflow payload or a log line.
  */
 export const connectionSchema = z
   .object({
@@ -89,7 +89,9 @@ export function connectOptions(settings: ConnectionSettings) {
 
 /** Describes the connection for logs: address, namespace and kind of authentication, no secrets. */
 export function describeConnection(settings: ConnectionSettings): string {
-  const auth = settings.tls ? 'mTLS' : settings.apiKey ? 'API key' : 'no TLS';
+  let auth = 'no TLS';
+  if (settings.tls) auth = 'mTLS';
+  else if (settings.apiKey) auth = 'API key';
   return `${settings.address} (namespace ${settings.namespace}, ${auth})`;
 }
 
