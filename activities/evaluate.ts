@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { readShard, shardGroupsOf, type ShardRef } from '../lib/data/shards';
 import { renderHtmlReport, type ReportImage } from '../lib/report-html';
 import type { ArtifactStore } from '../lib/store';
-import { renderMarkdownReport } from '../lib/report';
+import { renderMarkdownReport, type ReportInput } from '../lib/report';
 import { runStageJob } from './compute';
 import { defineStage } from './stage';
 
@@ -16,7 +16,7 @@ const MODEL_LABELS: Record<string, string> = {
 
 /**
  * Evaluates the fine-tuned model, and every other trained model the pipeline produced, on the
- * held-out test split; writes metrics.json, a Markdown report and a self-contained HTML report.
+ * held-out test split. It writes metrics.json, a Markdown report and a self-contained HTML report.
  */
 export const evaluate = defineStage({
   name: 'evaluate',
@@ -72,7 +72,7 @@ export const evaluate = defineStage({
         ),
       ),
     );
-    const report = renderMarkdownReport({
+    const reportInput: ReportInput = {
       pipeline: params.pipeline,
       classNames,
       counts: resize?.counts ?? {},
@@ -84,30 +84,23 @@ export const evaluate = defineStage({
           .map((stage) => [MODEL_LABELS[stage], inputs[stage].info.history as Record<string, number[]>]),
       ),
       skipped: (resize?.info.skipped as { source: string; reason: string }[] | undefined) ?? [],
-    });
-    const reportArtifact = await store.put(`${attemptPrefix}/report.md`, Buffer.from(report));
+    };
+    const reportArtifact = await store.put(
+      `${attemptPrefix}/report.md`,
+      Buffer.from(renderMarkdownReport(reportInput)),
+    );
 
     const testShards = shardGroupsOf(inputs['augment-cache']).test;
-    const shown = (evaluations['fine-tune']?.predictions ?? []).slice(0, REPORT_IMAGES);
+    const gridPredictions = (evaluations['fine-tune']?.predictions ?? []).slice(0, REPORT_IMAGES);
     const html = renderHtmlReport({
-      pipeline: params.pipeline,
-      classNames,
-      counts: resize?.counts ?? {},
-      evaluations: metrics,
-      labels: MODEL_LABELS,
-      histories: Object.fromEntries(
-        ['train-head', 'fine-tune', 'train-baseline']
-          .filter((stage) => inputs[stage])
-          .map((stage) => [MODEL_LABELS[stage], inputs[stage].info.history as Record<string, number[]>]),
-      ),
-      skipped: (resize?.info.skipped as { source: string; reason: string }[] | undefined) ?? [],
+      ...reportInput,
       timings: Object.values(inputs).map((manifest) => ({
         stage: manifest.stage,
         seconds: manifest.computeSeconds,
         attempt: manifest.attempt,
       })),
       configuration: params.configuration ?? null,
-      images: await thumbnails(store, testShards, shown, classNames),
+      images: await thumbnails(store, testShards, gridPredictions, classNames),
     });
     const htmlArtifact = await store.put(`${attemptPrefix}/report.html`, Buffer.from(html));
 
@@ -149,12 +142,12 @@ async function thumbnails(
   const images = new Map<number, ReportImage>();
   let offset = 0;
   for (const shard of shards) {
-    const wanted = [...byIndex.keys()].filter((index) => index >= offset && index < offset + shard.count);
-    if (wanted.length > 0) {
+    const needed = [...byIndex.keys()].filter((index) => index >= offset && index < offset + shard.count);
+    if (needed.length > 0) {
       const batch = await readShard(store, shard, 'resize');
       const [, height, width, channels] = batch.shape;
       const size = height * width * channels;
-      for (const index of wanted) {
+      for (const index of needed) {
         const local = index - offset;
         const pixels = Buffer.from(batch.images.subarray(local * size, (local + 1) * size));
         const png = await sharp(pixels, { raw: { width, height, channels: channels as 3 } })

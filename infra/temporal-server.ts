@@ -16,7 +16,7 @@ export interface DevServerOptions {
   port?: number;
   uiPort?: number;
   namespace?: string;
-  /** Where the server's output goes; inherits the parent's when omitted. */
+  /** File for the server's output; the parent's output when omitted. */
   logFile?: string;
   /** Keeps the server running after this process exits. */
   detached?: boolean;
@@ -124,7 +124,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       throw new Error(`temporal server start-dev exited with code ${exited} before serving on ${address}.`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`temporal server start-dev did not answer on ${address} within 60 s.`);
+      throw new Error(`temporal server start-dev did not respond on ${address} within 60 s.`);
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

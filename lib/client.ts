@@ -26,7 +26,7 @@ export async function connectClient(
 
 /**
  * Workflow id of a run: the pipeline name and the UTC start time to the millisecond, so the Web UI
- * list says what ran and two runs started in the same second still get distinct ids.
+ * list shows what ran and two runs started in the same second still get distinct ids.
  */
 export function workflowIdFor(pipeline: string, now = new Date()): string {
   return `${pipeline}-${now.toISOString().replace(/[-:.]/g, '')}`;

@@ -1,4 +1,4 @@
-import type { ClassificationMetrics } from './metrics';
+import type { ReportInput } from './report';
 
 /** A test image in the report's grid, as a PNG data URI with its true and predicted labels. */
 export interface ReportImage {
@@ -8,15 +8,8 @@ export interface ReportImage {
   confidence: number;
 }
 
-export interface HtmlReportInput {
-  pipeline: string;
-  classNames: string[];
-  counts: Record<string, number>;
-  evaluations: Record<string, ClassificationMetrics>;
-  labels: Record<string, string>;
-  /** Learning curves by phase: metric name to one value per epoch. */
-  histories: Record<string, Record<string, number[]>>;
-  skipped: { source: string; reason: string }[];
+/** What the HTML report shows beyond the Markdown report's content. */
+export interface HtmlReportInput extends ReportInput {
   /** Compute seconds of each stage when it was committed. */
   timings: { stage: string; seconds: number; attempt?: number }[];
   configuration: unknown;
