@@ -112,7 +112,7 @@ export async function describeRun(client: Client, workflowId: string): Promise<R
     stages = await handle.query<StageState[]>('stages');
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw error;
-    // A query needs a worker to answer it; without one, rebuild the states from the history.
+    // A query needs a worker to handle it. Without one, the states are rebuilt from the history.
     stages = (await runHistory(client, workflowId)).map(stateFromTimeline);
   }
   const raw = await client.workflowService.describeWorkflowExecution({

@@ -52,7 +52,7 @@ export const datasetSourceSchema = z.discriminatedUnion('type', [
       .string()
       .regex(/^[0-9a-fA-F]{64}$/, 'use 64 hex digits')
       .optional(),
-    /** Folder inside the archive that holds one subfolder per class, such as PetImages. */
+    /** Folder inside the archive that contains one subfolder per class, such as PetImages. */
     root: z.string().default(''),
   }),
 ]);

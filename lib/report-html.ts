@@ -8,7 +8,7 @@ export interface ReportImage {
   confidence: number;
 }
 
-/** What the HTML report shows beyond the Markdown report's content. */
+/** Content of the HTML report: the Markdown report's, plus timings, configuration and test images. */
 export interface HtmlReportInput extends ReportInput {
   /** Compute seconds of each stage when it was committed. */
   timings: { stage: string; seconds: number; attempt?: number }[];

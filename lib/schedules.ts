@@ -86,7 +86,7 @@ export async function unpauseSchedule(client: Client, scheduleId: string, note?:
 /** Starts a run now, subject to the schedule's own overlap policy. */
 export async function triggerSchedule(client: Client, scheduleId: string): Promise<void> {
   const handle = client.schedule.getHandle(scheduleId);
-  // The SDK's trigger() allows overlap unless told otherwise, so pass the schedule's policy.
+  // The SDK's trigger() allows overlap unless given a policy, so pass the schedule's own.
   const { policies } = await handle.describe();
   await handle.trigger(policies.overlap);
 }

@@ -38,7 +38,7 @@ after(async () => {
   await server.stop();
 });
 
-/** A configuration whose runs go to a task queue that no worker polls, so they stay running. */
+/** Builds a configuration whose runs go to a task queue that no worker polls, so they stay running. */
 function unservedConfig(name: string) {
   return parseConfig({
     name,

@@ -4,36 +4,23 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WorkflowFailedError } from '@temporalio/client';
-import { connectClient, describeRun, startRun, type RunClient } from '../lib/client';
+import { describeRun, startRun } from '../lib/client';
 import { parseConfig, type PipelineConfigInput } from '../lib/config';
 import type { PipelineRunResult, StageState } from '../lib/pipeline';
-import { createWorkers, type WorkerSet } from '../workers/worker';
 import { tempDir } from './helpers/data';
 import { countColor, screenshot } from './helpers/chromium';
 import { MOBILENET_V2 } from './helpers/model';
-import { startTestServer } from './helpers/temporal';
+import { startTestPipeline, type TestPipeline } from './helpers/temporal';
 
-let server: Awaited<ReturnType<typeof startTestServer>>;
-let workers: WorkerSet;
-let running: Promise<void>;
-let connection: RunClient;
+let pipeline: TestPipeline;
 
 before(async () => {
-  server = await startTestServer();
-  workers = await createWorkers({ address: server.address, queues: ['cpu', 'gpu'] });
-  running = workers.run();
-  connection = await connectClient(server.address);
+  pipeline = await startTestPipeline();
 });
 
-after(async () => {
-  workers.shutdown();
-  await running;
-  await workers.close();
-  await connection.close();
-  await server.stop();
-});
+after(() => pipeline.stop());
 
-/** A tiny real slice of Debian's Fashion-MNIST: 2 classes, 40 images each, 32 px. */
+/** Builds a configuration on a tiny real slice of Debian's Fashion-MNIST: 2 classes, 40 images each, 32 px. */
 function tinyConfig(store: string, overrides: Partial<PipelineConfigInput> = {}) {
   return parseConfig({
     name: 'tiny',
@@ -59,7 +46,7 @@ function tinyConfig(store: string, overrides: Partial<PipelineConfigInput> = {})
 test('pipeline runs all stages on real images', async () => {
   const store = tempDir('retrain-store-');
   const config = tinyConfig(store);
-  const { client } = connection;
+  const { client } = pipeline;
 
   const workflowId = await startRun(client, config);
   assert.match(workflowId, /^tiny-\d{8}T\d{9}Z$/);
@@ -139,8 +126,8 @@ test('bad class fails without retry', async () => {
   const config = tinyConfig(tempDir('retrain-store-'), {
     dataset: { source: { type: 'fashion-mnist', subset: 'test' }, classes: ['Trouser', 'Hat'] },
   });
-  const workflowId = await startRun(connection.client, config);
-  await assert.rejects(connection.client.workflow.getHandle(workflowId).result(), (error: Error) => {
+  const workflowId = await startRun(pipeline.client, config);
+  await assert.rejects(pipeline.client.workflow.getHandle(workflowId).result(), (error: Error) => {
     assert.ok(error instanceof WorkflowFailedError);
     assert.match(
       String(error.cause?.message),
@@ -148,7 +135,7 @@ test('bad class fails without retry', async () => {
     );
     return true;
   });
-  const status = await describeRun(connection.client, workflowId);
+  const status = await describeRun(pipeline.client, workflowId);
   const download = status.stages.find((stage) => stage.name === 'download');
   assert.equal(download?.status, 'failed');
   assert.equal(download?.attempt, 1);

@@ -3,37 +3,24 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { currentChampion } from '../activities/promote';
-import { connectClient, startRun, type RunClient } from '../lib/client';
+import { startRun } from '../lib/client';
 import { buildBaseline } from '../lib/compute/baseline';
 import { parseConfig } from '../lib/config';
 import type { PipelineRunResult } from '../lib/pipeline';
 import { openStore } from '../lib/store';
 import { selectBackend } from '../lib/tf/backend';
 import { saveLayersModel } from '../lib/tf/model-io';
-import { createWorkers, type WorkerSet } from '../workers/worker';
 import { tempDir } from './helpers/data';
 import { MOBILENET_V2 } from './helpers/model';
-import { startTestServer } from './helpers/temporal';
+import { startTestPipeline, type TestPipeline } from './helpers/temporal';
 
-let server: Awaited<ReturnType<typeof startTestServer>>;
-let connection: RunClient;
-let workers: WorkerSet;
-let running: Promise<void>;
+let pipeline: TestPipeline;
 
 before(async () => {
-  server = await startTestServer();
-  connection = await connectClient(server.address);
-  workers = await createWorkers({ address: server.address, queues: ['cpu', 'gpu'] });
-  running = workers.run();
+  pipeline = await startTestPipeline();
 });
 
-after(async () => {
-  workers.shutdown();
-  await running;
-  await workers.close();
-  await connection.close();
-  await server.stop();
-});
+after(() => pipeline.stop());
 
 test('promotion gate keeps better champion', async () => {
   const store = tempDir('retrain-store-');
@@ -55,8 +42,8 @@ test('promotion gate keeps better champion', async () => {
     promotion: { metric: 'accuracy', margin: 0.01 },
   });
   const run = async () => {
-    const workflowId = await startRun(connection.client, config);
-    return (await connection.client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
+    const workflowId = await startRun(pipeline.client, config);
+    return (await pipeline.client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
   };
   const artifactStore = openStore(store);
 

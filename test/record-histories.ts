@@ -44,9 +44,9 @@ async function main(): Promise<void> {
     const workflowId = await startRun(client, parseConfig(raw));
     const handle = client.workflow.getHandle(workflowId);
     await handle.result().catch(() => undefined);
-    // NOTE: @temporalio/common's historyToJSON fails with "type must be a Type" here, because
-    // protobufjs 8 and the JSON serializer's protobufjs 7 do not recognise each other's types; so
-    // the fixture is protobufjs's own object form, which History.fromObject reads back.
+    // NOTE: @temporalio/common's historyToJSON fails here with "type must be a Type", because
+    // protobufjs 8 and the JSON serializer's protobufjs 7 do not recognise each other's types.
+    // The fixture is therefore protobufjs's own object form, which History.fromObject reads back.
     const history = temporal.api.history.v1.History.toObject(
       temporal.api.history.v1.History.fromObject(await handle.fetchHistory()),
       { longs: String, bytes: String },

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { connectClient, startRun } from '../lib/client';
+import { startRun } from '../lib/client';
 import { parseConfig } from '../lib/config';
 import { sha256 } from '../lib/digest';
 import { InvalidInputError } from '../lib/errors';
@@ -17,12 +17,11 @@ import { loadLayersModel } from '../lib/tf/model-io';
 import { formatS3Uri } from '../lib/store/s3-store';
 import { findVersitygw } from '../infra/s3-server';
 import { freePort } from '../infra/temporal-server';
-import { createWorkers } from '../workers/worker';
 import { installWorkerLogger } from '../workers/logging';
 import { tempDir, writeImageFolder } from './helpers/data';
 import { MOBILENET_V2 } from './helpers/model';
 import { startTestS3, TEST_ACCESS_KEY, TEST_SECRET_KEY } from './helpers/s3';
-import { startTestServer } from './helpers/temporal';
+import { startTestPipeline } from './helpers/temporal';
 
 let s3: Awaited<ReturnType<typeof startTestS3>>;
 const uri = (prefix: string, settings: Record<string, string | boolean> = {}) =>
@@ -222,12 +221,10 @@ test('server stop mid-upload commits nothing', async () => {
 });
 
 test('pipeline runs on s3 store', async () => {
-  const server = await startTestServer();
   const logFile = path.join(tempDir(), 'worker.log');
   installWorkerLogger(logFile);
-  const workers = await createWorkers({ address: server.address, queues: ['cpu', 'gpu'] });
-  const running = workers.run();
-  const { client, close } = await connectClient(server.address);
+  const pipeline = await startTestPipeline();
+  const { client } = pipeline;
   try {
     const config = parseConfig({
       name: 's3-run',
@@ -277,10 +274,6 @@ test('pipeline runs on s3 store', async () => {
       assert.equal(log.includes(secret), false, 'a credential reached the worker log');
     }
   } finally {
-    workers.shutdown();
-    await running;
-    await workers.close();
-    await close();
-    await server.stop();
+    await pipeline.stop();
   }
 });

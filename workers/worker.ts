@@ -10,7 +10,7 @@ export interface WorkerSetOptions {
   namespace?: string;
   /** Full connection settings (mTLS or API key); `address` and `namespace` alone mean no TLS. */
   connection?: ConnectionSettings;
-  /** Which task queues to poll; the embedded default polls both. */
+  /** Task queues to poll. The embedded default polls both. */
   queues: QueueKind[];
   cpuTaskQueue?: string;
   gpuTaskQueue?: string;

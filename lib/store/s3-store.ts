@@ -191,7 +191,7 @@ export class S3ArtifactStore implements ArtifactStore {
       }
       token = response.IsTruncated ? response.NextContinuationToken : undefined;
     } while (token);
-    return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return objects.sort((a, b) => compareKeys(a.key, b.key));
   }
 
   private objectKey(key: string): string {
@@ -263,4 +263,11 @@ function isNotFound(error: unknown): boolean {
     name === 'NotFound' ||
     (error as S3ServiceException).$metadata?.httpStatusCode === 404
   );
+}
+
+/** Orders keys by code unit, as S3 lists them, unlike localeCompare. */
+function compareKeys(a: string, b: string): number {
+  if (a < b) return -1;
+  if (a > b) return 1;
+  return 0;
 }

@@ -16,7 +16,7 @@ export interface InMemoryDataset {
 }
 
 /**
- * Examples split into chunks that are loaded one at a time, so that an epoch never holds the whole
+ * Examples split into chunks that are loaded one at a time, so that an epoch never keeps the whole
  * dataset in memory: one chunk per stored shard of images, or one chunk of cached features.
  */
 export interface ChunkedDataset {
@@ -67,7 +67,7 @@ export function accuracyName(numClasses: number): string {
  * one chunk. Shuffling depends only on the seed and the epoch, so a run resumed from a checkpoint
  * sees the same batches.
  */
-/** What {@link fit} returns: the history and the throughput of the optimization steps. */
+/** Result of {@link fit}: the history and the throughput of the optimization steps. */
 export interface FitResult {
   history: History;
   /** Examples per second over the training steps of the epochs run here, validation excluded. */

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { MOBILENET_V2 } from './model';
 
 /**
- * HTTP server on 127.0.0.1 that serves the pretrained MobileNetV2 folder, and can be told to fail:
+ * HTTP server on 127.0.0.1 that serves the pretrained MobileNetV2 folder, and can be set to fail:
  * `failures` requests of model.json get HTTP 503 first, and `missing` answers 404 until cleared.
  */
 export interface ModelServer {
