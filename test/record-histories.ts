@@ -4,22 +4,20 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { connectClient, startRun } from '../lib/client';
+import { startRun } from '../lib/client';
 import { parseConfig } from '../lib/config';
-import { createWorkers } from '../workers/worker';
 import { installWorkerLogger } from '../workers/logging';
 import { tempDir } from './helpers/data';
 import { MOBILENET_V2 } from './helpers/model';
-import { startTestServer } from './helpers/temporal';
+import { startTestPipeline } from './helpers/temporal';
 
 const fixtures = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'histories');
 
 async function main(): Promise<void> {
-  const server = await startTestServer();
   installWorkerLogger(path.join(tempDir(), 'worker.log'));
-  const workers = await createWorkers({ address: server.address, queues: ['cpu', 'gpu'] });
-  const running = workers.run();
-  const { client, close } = await connectClient(server.address);
+  const pipeline = await startTestPipeline();
+  const { client } = pipeline;
+
   const base = {
     name: 'replay',
     store: tempDir('retrain-store-'),
@@ -54,11 +52,7 @@ async function main(): Promise<void> {
     writeFileSync(path.join(fixtures, `${name}.json`), JSON.stringify(history));
     console.log(`Recorded ${workflowId} as ${name}.json`);
   }
-  workers.shutdown();
-  await running;
-  await workers.close();
-  await close();
-  await server.stop();
+  await pipeline.stop();
 }
 
 main().catch((error: Error) => {
